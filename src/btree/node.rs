@@ -1,0 +1,330 @@
+//! Nodes a write txn holds in memory, and [`NodeRef`], one read interface over those and
+//! over pages on disk.
+//!
+//! Invariants of [`Node`]: entries sorted by key with no duplicates; `size` equals the bytes
+//! the node takes when encoded as a page; branch key 0 is empty and ignored.
+
+use std::cmp::Ordering;
+
+use crate::format::node::{branch_cell_size, encode_branch, encode_leaf, leaf_cell_size, CellValue, NodePage};
+use crate::limits::PAGE_HEADER_SIZE;
+use crate::{PageId, TxnId};
+
+/// One leaf entry: key and inline value in one allocation, or key and overflow reference.
+#[derive(Debug, Clone)]
+pub struct LeafEntry {
+    bytes: Box<[u8]>,
+    key_len: u16,
+    overflow: Option<(PageId, u32)>,
+}
+
+impl LeafEntry {
+    pub fn new(key: &[u8], value: CellValue<'_>) -> LeafEntry {
+        let (bytes, overflow) = match value {
+            CellValue::Inline(value) => ([key, value].concat().into_boxed_slice(), None),
+            CellValue::Overflow { first_page, len } => (key.into(), Some((first_page, len))),
+        };
+        LeafEntry { bytes, key_len: key.len() as u16, overflow }
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.bytes[..self.key_len as usize]
+    }
+
+    pub fn value(&self) -> CellValue<'_> {
+        match self.overflow {
+            Some((first_page, len)) => CellValue::Overflow { first_page, len },
+            None => CellValue::Inline(&self.bytes[self.key_len as usize..]),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        leaf_cell_size(self.key_len as usize, &self.value())
+    }
+}
+
+/// A node being modified by the write txn.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Leaf { entries: Vec<LeafEntry>, size: usize },
+    Branch { keys: Vec<Box<[u8]>>, children: Vec<PageId>, size: usize },
+}
+
+impl Node {
+    /// A branch over `children`, `keys[i]` the lowest key of child `i` (key 0 ignored).
+    pub fn branch(keys: Vec<Box<[u8]>>, children: Vec<PageId>) -> Node {
+        debug_assert_eq!(keys.len(), children.len());
+        let mut keys = keys;
+        if let Some(first) = keys.first_mut() {
+            *first = Box::default();
+        }
+        let size = PAGE_HEADER_SIZE + keys.iter().map(|key| branch_cell_size(key.len())).sum::<usize>();
+        Node::Branch { keys, children, size }
+    }
+
+    pub fn leaf_from(entries: Vec<LeafEntry>) -> Node {
+        let size = PAGE_HEADER_SIZE + entries.iter().map(LeafEntry::size).sum::<usize>();
+        Node::Leaf { entries, size }
+    }
+
+    /// Decodes a checked page.
+    pub fn decode(page: NodePage<'_>) -> Node {
+        if page.is_leaf() {
+            Node::leaf_from((0..page.count()).map(|i| LeafEntry::new(page.key(i), page.value(i))).collect())
+        } else {
+            Node::branch(
+                (0..page.count()).map(|i| Box::from(page.key(i))).collect(),
+                (0..page.count()).map(|i| page.child(i)).collect(),
+            )
+        }
+    }
+
+    /// Encodes into a page buffer as page `page_id` written by `txn_id`, sealed.
+    pub fn encode(&self, page: &mut [u8], page_id: PageId, txn_id: TxnId) {
+        match self {
+            Node::Leaf { entries, .. } => {
+                encode_leaf(page, page_id, txn_id, entries.iter().map(|e| (e.key(), e.value())))
+            }
+            Node::Branch { keys, children, .. } => encode_branch(
+                page,
+                page_id,
+                txn_id,
+                keys.iter().zip(children).map(|(key, child)| (&key[..], *child)),
+            ),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        match self {
+            Node::Leaf { size, .. } | Node::Branch { size, .. } => *size,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        match self {
+            Node::Leaf { entries, .. } => entries.len(),
+            Node::Branch { children, .. } => children.len(),
+        }
+    }
+
+    /// Splits an overfull node in two by bytes; returns the separator (lowest key of the
+    /// right half, shortened for leaves) and the right half.
+    pub fn split(&mut self) -> (Box<[u8]>, Node) {
+        let sizes: Vec<usize> = match self {
+            Node::Leaf { entries, .. } => entries.iter().map(LeafEntry::size).collect(),
+            Node::Branch { keys, .. } => keys.iter().map(|key| branch_cell_size(key.len())).collect(),
+        };
+        let at = split_index(&sizes);
+        match self {
+            Node::Leaf { entries, .. } => {
+                let right = entries.split_off(at);
+                let separator = shortest_separator(entries[at - 1].key(), right[0].key());
+                let left = std::mem::take(entries);
+                *self = Node::leaf_from(left);
+                (separator, Node::leaf_from(right))
+            }
+            Node::Branch { keys, children, .. } => {
+                let mut right_keys = keys.split_off(at);
+                let right_children = children.split_off(at);
+                let separator = std::mem::take(&mut right_keys[0]);
+                let (left_keys, left_children) = (std::mem::take(keys), std::mem::take(children));
+                *self = Node::branch(left_keys, left_children);
+                (separator, Node::branch(right_keys, right_children))
+            }
+        }
+    }
+
+    /// Appends `right` to this node of the same kind; `separator` is the parent's key for
+    /// `right` (used by branches).
+    pub fn absorb(&mut self, separator: Box<[u8]>, right: Node) {
+        match (self, right) {
+            (Node::Leaf { entries, size }, Node::Leaf { entries: more, size: more_size }) => {
+                entries.extend(more);
+                *size += more_size - PAGE_HEADER_SIZE;
+            }
+            (Node::Branch { keys, children, size }, Node::Branch { keys: mut more_keys, children: more_children, .. }) => {
+                more_keys[0] = separator;
+                keys.extend(more_keys);
+                children.extend(more_children);
+                *size = PAGE_HEADER_SIZE + keys.iter().skip(1).map(|k| branch_cell_size(k.len())).sum::<usize>() + branch_cell_size(0);
+            }
+            _ => panic!("merge of a leaf with a branch"),
+        }
+    }
+
+    /// Leaf: inserts or replaces; returns the replaced entry.
+    pub fn leaf_upsert(&mut self, entry: LeafEntry) -> Option<LeafEntry> {
+        let Node::Leaf { entries, size } = self else { panic!("leaf_upsert on a branch") };
+        *size += entry.size();
+        match entries.binary_search_by(|probe| probe.key().cmp(entry.key())) {
+            Ok(index) => {
+                let old = std::mem::replace(&mut entries[index], entry);
+                *size -= old.size();
+                Some(old)
+            }
+            Err(index) => {
+                entries.insert(index, entry);
+                None
+            }
+        }
+    }
+
+    /// Leaf: removes `key`; returns the removed entry.
+    pub fn leaf_remove(&mut self, key: &[u8]) -> Option<LeafEntry> {
+        let Node::Leaf { entries, size } = self else { panic!("leaf_remove on a branch") };
+        let index = entries.binary_search_by(|probe| probe.key().cmp(key)).ok()?;
+        let old = entries.remove(index);
+        *size -= old.size();
+        Some(old)
+    }
+
+    /// Branch: sets the child at `index`.
+    pub fn set_child(&mut self, index: usize, child: PageId) {
+        let Node::Branch { children, .. } = self else { panic!("set_child on a leaf") };
+        children[index] = child;
+    }
+
+    /// Branch: inserts child `child` with lowest key `key` at `index` (> 0).
+    pub fn insert_child(&mut self, index: usize, key: Box<[u8]>, child: PageId) {
+        let Node::Branch { keys, children, size } = self else { panic!("insert_child on a leaf") };
+        debug_assert!(index > 0);
+        *size += branch_cell_size(key.len());
+        keys.insert(index, key);
+        children.insert(index, child);
+    }
+
+    /// Branch: removes child `index` (> 0) and its key.
+    pub fn remove_child(&mut self, index: usize) -> PageId {
+        let Node::Branch { keys, children, size } = self else { panic!("remove_child on a leaf") };
+        debug_assert!(index > 0);
+        let key = keys.remove(index);
+        *size -= branch_cell_size(key.len());
+        children.remove(index)
+    }
+
+    /// Branch: replaces the key of child `index` (> 0).
+    pub fn set_key(&mut self, index: usize, key: Box<[u8]>) {
+        let Node::Branch { keys, size, .. } = self else { panic!("set_key on a leaf") };
+        debug_assert!(index > 0);
+        *size = *size - branch_cell_size(keys[index].len()) + branch_cell_size(key.len());
+        keys[index] = key;
+    }
+
+    /// Branch: the key of child `index`.
+    pub fn key_of_child(&self, index: usize) -> &[u8] {
+        let Node::Branch { keys, .. } = self else { panic!("key_of_child on a leaf") };
+        &keys[index]
+    }
+}
+
+/// The index that splits cells of `sizes` into two halves of most even byte counts,
+/// leaving at least one cell on each side.
+fn split_index(sizes: &[usize]) -> usize {
+    assert!(sizes.len() >= 2, "split of a node with {} cells", sizes.len());
+    let total: usize = sizes.iter().sum();
+    let mut left = 0;
+    let mut best = (usize::MAX, 1);
+    for (index, size) in sizes.iter().enumerate().take(sizes.len() - 1) {
+        left += size;
+        let imbalance = left.abs_diff(total - left);
+        if imbalance < best.0 {
+            best = (imbalance, index + 1);
+        }
+    }
+    best.1
+}
+
+/// The shortest key `s` with `left < s <= right`, for `left < right`.
+pub fn shortest_separator(left: &[u8], right: &[u8]) -> Box<[u8]> {
+    debug_assert!(left < right);
+    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    right[..(common + 1).min(right.len())].into()
+}
+
+/// A node to read: a checked page, or a node of the write txn.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRef<'a> {
+    Page(NodePage<'a>),
+    Dirty(&'a Node),
+}
+
+impl<'a> NodeRef<'a> {
+    pub fn is_leaf(&self) -> bool {
+        match self {
+            NodeRef::Page(page) => page.is_leaf(),
+            NodeRef::Dirty(node) => matches!(node, Node::Leaf { .. }),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        match self {
+            NodeRef::Page(page) => page.count(),
+            NodeRef::Dirty(node) => node.count(),
+        }
+    }
+
+    pub fn key(&self, index: usize) -> &'a [u8] {
+        match self {
+            NodeRef::Page(page) => page.key(index),
+            NodeRef::Dirty(Node::Leaf { entries, .. }) => entries[index].key(),
+            NodeRef::Dirty(Node::Branch { keys, .. }) => &keys[index],
+        }
+    }
+
+    pub fn value(&self, index: usize) -> CellValue<'a> {
+        match self {
+            NodeRef::Page(page) => page.value(index),
+            NodeRef::Dirty(Node::Leaf { entries, .. }) => entries[index].value(),
+            NodeRef::Dirty(Node::Branch { .. }) => panic!("value of a branch"),
+        }
+    }
+
+    pub fn child(&self, index: usize) -> PageId {
+        match self {
+            NodeRef::Page(page) => page.child(index),
+            NodeRef::Dirty(Node::Branch { children, .. }) => children[index],
+            NodeRef::Dirty(Node::Leaf { .. }) => panic!("child of a leaf"),
+        }
+    }
+
+    /// Leaf: `Ok(index)` of `key` or `Err(insertion index)`.
+    pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        match self {
+            NodeRef::Page(page) => page.search(key),
+            NodeRef::Dirty(Node::Leaf { entries, .. }) => entries.binary_search_by(|e| e.key().cmp(key)),
+            NodeRef::Dirty(Node::Branch { .. }) => panic!("search of a branch"),
+        }
+    }
+
+    /// Branch: index of the child whose range holds `key`.
+    pub fn child_index(&self, key: &[u8]) -> usize {
+        match self {
+            NodeRef::Page(page) => page.child_index(key),
+            NodeRef::Dirty(Node::Branch { keys, .. }) => {
+                keys[1..].partition_point(|probe| probe[..].cmp(key) != Ordering::Greater)
+            }
+            NodeRef::Dirty(Node::Leaf { .. }) => panic!("child_index of a leaf"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortest_separator_sits_between_its_keys() {
+        for (left, right) in [(&b"abc"[..], &b"abd"[..]), (b"ab", b"abzz"), (b"", b"a"), (b"a", b"b123")] {
+            let separator = shortest_separator(left, right);
+            assert!(left < &separator[..] && &separator[..] <= right, "{left:?} {right:?} {separator:?}");
+        }
+        assert_eq!(&*shortest_separator(b"apple", b"banana"), b"b");
+    }
+
+    #[test]
+    fn split_balances_bytes() {
+        assert_eq!(split_index(&[10, 10, 10, 10]), 2);
+        assert_eq!(split_index(&[100, 1, 1, 1]), 1);
+        assert_eq!(split_index(&[1, 1]), 1);
+    }
+}

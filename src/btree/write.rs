@@ -1,0 +1,291 @@
+//! Copy-on-write changes to trees: put, delete, drop, and writing the changed nodes.
+//!
+//! Invariants:
+//! - A page the txn did not allocate is never written: touching it copies it to a new page
+//!   and frees the old one (visible to older snapshots until they end).
+//! - After every put or delete, each node on the path holds at most a page and, unless it is
+//!   the root, at least [`NODE_FILL_MIN`] bytes of cells: overfull nodes split, underfull ones
+//!   merge with or borrow from a sibling. A root branch with one child is replaced by it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+
+use super::node::{LeafEntry, Node, NodeRef};
+use crate::format::node::{leaf_cell_size, CellValue};
+use crate::format::overflow;
+use crate::limits::{LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX};
+use crate::pager::{FreeState, Pager, View};
+use crate::{PageId, Result, TxnId};
+
+/// The write txn's view of every tree: its own nodes in memory over the committed pages.
+pub struct TreeWriter<'db> {
+    pager: &'db Pager,
+    view: Arc<View>,
+    dirty: HashMap<PageId, Node>,
+    free: MutexGuard<'db, FreeState>,
+    txn_id: TxnId,
+}
+
+impl<'db> TreeWriter<'db> {
+    /// A writer for txn `txn_id`, holding the writer slot `free`.
+    pub fn new(pager: &'db Pager, free: MutexGuard<'db, FreeState>, txn_id: TxnId) -> TreeWriter<'db> {
+        TreeWriter { pager, view: pager.view(), dirty: HashMap::new(), free, txn_id }
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    pub fn txn_id(&self) -> TxnId {
+        self.txn_id
+    }
+
+    pub fn free_state(&mut self) -> &mut FreeState {
+        &mut self.free
+    }
+
+    /// Whether the txn changed any page.
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    pub fn node(&self, page_id: PageId) -> Result<NodeRef<'_>> {
+        match self.dirty.get(&page_id) {
+            Some(node) => Ok(NodeRef::Dirty(node)),
+            None => Ok(NodeRef::Page(self.view.node(page_id)?)),
+        }
+    }
+
+    fn allocate(&mut self) -> Result<PageId> {
+        let page_id = self.free.allocate();
+        self.cover_allocations()?;
+        Ok(page_id)
+    }
+
+    /// Grows the file so every allocated page exists in it.
+    pub fn cover_allocations(&mut self) -> Result<()> {
+        if let Some(view) = self.pager.grow(self.free.page_count())? {
+            self.view = view;
+        }
+        Ok(())
+    }
+
+    fn free_page(&mut self, page_id: PageId) {
+        self.dirty.remove(&page_id);
+        self.free.free(page_id);
+    }
+
+    fn free_value(&mut self, entry: &LeafEntry) {
+        if let CellValue::Overflow { first_page, len } = entry.value() {
+            for page_id in first_page..first_page + overflow::page_count_for(len as usize) {
+                self.free.free(page_id);
+            }
+        }
+    }
+
+    /// Returns a page id the txn may modify holding `page_id`'s node, copying on first touch.
+    fn make_dirty(&mut self, page_id: PageId) -> Result<PageId> {
+        if self.dirty.contains_key(&page_id) {
+            return Ok(page_id);
+        }
+        let node = Node::decode(self.view.node(page_id)?);
+        self.free.free(page_id);
+        let copy = self.allocate()?;
+        self.dirty.insert(copy, node);
+        Ok(copy)
+    }
+
+    fn dirty_node(&mut self, page_id: PageId) -> &mut Node {
+        self.dirty.get_mut(&page_id).expect("node is dirty")
+    }
+
+    /// Builds the leaf entry for a new value, writing large values to overflow pages now.
+    fn new_entry(&mut self, key: &[u8], value: &[u8]) -> Result<LeafEntry> {
+        if leaf_cell_size(key.len(), &CellValue::Inline(value)) <= LEAF_CELL_INLINE_SIZE_MAX {
+            return Ok(LeafEntry::new(key, CellValue::Inline(value)));
+        }
+        let first_page = self.free.allocate_run(overflow::page_count_for(value.len()));
+        self.cover_allocations()?;
+        let mut page = vec![0u8; PAGE_SIZE];
+        for (index, chunk) in value.chunks(OVERFLOW_PAYLOAD_SIZE).enumerate() {
+            let page_id = first_page + index as u64;
+            overflow::encode(&mut page, page_id, self.txn_id, chunk);
+            self.pager.write_page(page_id, &page)?;
+        }
+        if value.is_empty() {
+            overflow::encode(&mut page, first_page, self.txn_id, &[]);
+            self.pager.write_page(first_page, &page)?;
+        }
+        Ok(LeafEntry::new(key, CellValue::Overflow { first_page, len: value.len() as u32 }))
+    }
+
+    /// Puts `key = value` into the tree at `root`. Returns the new root and whether an
+    /// entry was replaced.
+    pub fn put(&mut self, root: PageId, key: &[u8], value: &[u8]) -> Result<(PageId, bool)> {
+        let entry = self.new_entry(key, value)?;
+        if root == 0 {
+            let page_id = self.allocate()?;
+            self.dirty.insert(page_id, Node::leaf_from(vec![entry]));
+            return Ok((page_id, false));
+        }
+        let (root, old) = self.put_into(root, entry, 0)?;
+        if let Some(old) = &old {
+            self.free_value(old);
+        }
+        Ok((self.fix_root(root)?, old.is_some()))
+    }
+
+    fn put_into(&mut self, page_id: PageId, entry: LeafEntry, depth: usize) -> Result<(PageId, Option<LeafEntry>)> {
+        self.check_depth(page_id, depth)?;
+        let page_id = self.make_dirty(page_id)?;
+        let node = self.dirty_node(page_id);
+        if let Node::Leaf { .. } = node {
+            return Ok((page_id, node.leaf_upsert(entry)));
+        }
+        let index = NodeRef::Dirty(node).child_index(entry.key());
+        let child = NodeRef::Dirty(node).child(index);
+        let (child, old) = self.put_into(child, entry, depth + 1)?;
+        self.dirty_node(page_id).set_child(index, child);
+        self.fix_child(page_id, index)?;
+        Ok((page_id, old))
+    }
+
+    /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
+    pub fn delete(&mut self, root: PageId, key: &[u8]) -> Result<(PageId, bool)> {
+        if super::search::Source::Writer(self).find(root, key)?.is_none() {
+            return Ok((root, false));
+        }
+        let (root, old) = self.delete_from(root, key, 0)?;
+        let old = old.expect("key was found before delete");
+        self.free_value(&old);
+        Ok((self.fix_root(root)?, true))
+    }
+
+    fn delete_from(&mut self, page_id: PageId, key: &[u8], depth: usize) -> Result<(PageId, Option<LeafEntry>)> {
+        self.check_depth(page_id, depth)?;
+        let page_id = self.make_dirty(page_id)?;
+        let node = self.dirty_node(page_id);
+        if let Node::Leaf { .. } = node {
+            return Ok((page_id, node.leaf_remove(key)));
+        }
+        let index = NodeRef::Dirty(node).child_index(key);
+        let child = NodeRef::Dirty(node).child(index);
+        let (child, old) = self.delete_from(child, key, depth + 1)?;
+        self.dirty_node(page_id).set_child(index, child);
+        self.fix_child(page_id, index)?;
+        Ok((page_id, old))
+    }
+
+    fn check_depth(&self, page_id: PageId, depth: usize) -> Result<()> {
+        if depth >= TREE_DEPTH_MAX {
+            return Err(self.view.corrupt(page_id, format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle")));
+        }
+        Ok(())
+    }
+
+    /// Splits an overfull child, or refills an underfull one from a sibling.
+    fn fix_child(&mut self, parent: PageId, index: usize) -> Result<()> {
+        let child = NodeRef::Dirty(&self.dirty[&parent]).child(index);
+        let size = self.dirty[&child].size();
+        if size > PAGE_SIZE {
+            let (separator, right) = self.dirty_node(child).split();
+            assert!(right.size() <= PAGE_SIZE && self.dirty[&child].size() <= PAGE_SIZE);
+            let right_id = self.allocate()?;
+            self.dirty.insert(right_id, right);
+            self.dirty_node(parent).insert_child(index + 1, separator, right_id);
+        } else if size - PAGE_HEADER_SIZE < NODE_FILL_MIN && self.dirty[&parent].count() > 1 {
+            self.rebalance(parent, index)?;
+        }
+        Ok(())
+    }
+
+    /// Merges child `index` with a sibling, or shares their entries evenly if both do not
+    /// fit in one page.
+    fn rebalance(&mut self, parent: PageId, index: usize) -> Result<()> {
+        let (left_index, right_index) = if index > 0 { (index - 1, index) } else { (index, index + 1) };
+        let mut ids = [0; 2];
+        for (slot, child_index) in [left_index, right_index].into_iter().enumerate() {
+            let child = NodeRef::Dirty(&self.dirty[&parent]).child(child_index);
+            ids[slot] = self.make_dirty(child)?;
+            self.dirty_node(parent).set_child(child_index, ids[slot]);
+        }
+        let separator: Box<[u8]> = self.dirty[&parent].key_of_child(right_index).into();
+        let right = self.dirty.remove(&ids[1]).expect("right sibling is dirty");
+        let left = self.dirty_node(ids[0]);
+        left.absorb(separator, right);
+        if left.size() <= PAGE_SIZE {
+            self.dirty_node(parent).remove_child(right_index);
+            self.free.free(ids[1]);
+        } else {
+            let (separator, right) = left.split();
+            self.dirty.insert(ids[1], right);
+            self.dirty_node(parent).set_key(right_index, separator);
+        }
+        Ok(())
+    }
+
+    /// Grows or shrinks the tree at its root after a change; returns the root (0 = empty).
+    fn fix_root(&mut self, mut root: PageId) -> Result<PageId> {
+        loop {
+            let Some(node) = self.dirty.get(&root) else { return Ok(root) };
+            if node.size() > PAGE_SIZE {
+                let (separator, right) = self.dirty_node(root).split();
+                let right_id = self.allocate()?;
+                self.dirty.insert(right_id, right);
+                let new_root = self.allocate()?;
+                self.dirty.insert(new_root, Node::branch(vec![Box::default(), separator], vec![root, right_id]));
+                root = new_root;
+            } else if node.count() == 0 {
+                self.free_page(root);
+                return Ok(0);
+            } else if let (Node::Branch { children, .. }, 1) = (node, node.count()) {
+                let child = children[0];
+                self.free_page(root);
+                root = child;
+            } else {
+                return Ok(root);
+            }
+        }
+    }
+
+    /// Frees every page of the tree at `root`, overflow runs included.
+    pub fn free_tree(&mut self, root: PageId) -> Result<()> {
+        if root == 0 {
+            return Ok(());
+        }
+        let mut stack = vec![(root, 0usize)];
+        while let Some((page_id, depth)) = stack.pop() {
+            self.check_depth(page_id, depth)?;
+            let node = self.node(page_id)?;
+            let mut runs = Vec::new();
+            if node.is_leaf() {
+                for index in 0..node.count() {
+                    if let CellValue::Overflow { first_page, len } = node.value(index) {
+                        runs.push((first_page, overflow::page_count_for(len as usize)));
+                    }
+                }
+            } else {
+                stack.extend((0..node.count()).map(|index| (node.child(index), depth + 1)));
+            }
+            for (first_page, count) in runs {
+                (first_page..first_page + count).for_each(|page_id| self.free.free(page_id));
+            }
+            self.free_page(page_id);
+        }
+        Ok(())
+    }
+
+    /// Encodes and writes every node the txn changed, in page order.
+    pub fn write_nodes(&mut self) -> Result<()> {
+        let mut ids: Vec<PageId> = self.dirty.keys().copied().collect();
+        ids.sort_unstable();
+        let mut page = vec![0u8; PAGE_SIZE];
+        for page_id in ids {
+            self.dirty[&page_id].encode(&mut page, page_id, self.txn_id);
+            self.pager.write_page(page_id, &page)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! The default backend: reads through a shared read-only memory map, writes with `pwrite`.
+//!
+//! Invariants: the file never shrinks while open, so an old map stays valid after the file
+//! grows and a new map is made; writes go through the file descriptor and are seen through
+//! the map (a shared mapping of the same page cache).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use parking_lot::Mutex;
+
+use super::{PageIo, PageView};
+use crate::limits::PAGE_SIZE;
+use crate::{Error, PageId, Result};
+
+/// Smallest growth step: 1 MiB.
+const GROW_STEP_MIN_PAGES: u64 = 64;
+/// Largest growth step: 1 GiB.
+const GROW_STEP_MAX_PAGES: u64 = 65536;
+
+/// Memory-mapped reads with `pwrite` writes: the LMDB-like default backend.
+pub struct MmapIo {
+    file: File,
+    path: PathBuf,
+    map: Mutex<Arc<MapView>>,
+}
+
+struct MapView {
+    map: Option<Mmap>,
+    page_count: u64,
+}
+
+impl PageView for MapView {
+    fn page(&self, page_id: PageId) -> Option<&[u8]> {
+        if page_id >= self.page_count {
+            return None;
+        }
+        let start = page_id as usize * PAGE_SIZE;
+        self.map.as_ref().map(|map| &map[start..start + PAGE_SIZE])
+    }
+
+    fn page_count(&self) -> u64 {
+        self.page_count
+    }
+}
+
+impl MmapIo {
+    /// Wraps an open, locked page file.
+    pub fn new(file: File, path: PathBuf) -> Result<MmapIo> {
+        let view = Self::map(&file, &path)?;
+        Ok(MmapIo { file, path, map: Mutex::new(Arc::new(view)) })
+    }
+
+    fn map(file: &File, path: &Path) -> Result<MapView> {
+        let len = file.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+        let page_count = len / PAGE_SIZE as u64;
+        if page_count == 0 {
+            return Ok(MapView { map: None, page_count: 0 });
+        }
+        // SAFETY: the file is locked exclusively by this process and never truncated while
+        // mapped; the store writes only pages no reader of the map can be looking at.
+        let map = unsafe { Mmap::map(file) }.map_err(|e| Error::io(path, "mmap", e))?;
+        Ok(MapView { map: Some(map), page_count })
+    }
+}
+
+impl PageIo for MmapIo {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn view(&self) -> Arc<dyn PageView> {
+        self.map.lock().clone()
+    }
+
+    fn grow(&self, page_count: u64) -> Result<()> {
+        let mut current = self.map.lock();
+        let have = current.page_count;
+        if have >= page_count {
+            return Ok(());
+        }
+        let step = (have / 4).clamp(GROW_STEP_MIN_PAGES, GROW_STEP_MAX_PAGES);
+        let target = page_count.max(have + step).next_multiple_of(GROW_STEP_MIN_PAGES);
+        self.file
+            .set_len(target * PAGE_SIZE as u64)
+            .map_err(|e| Error::io(&self.path, format!("grow to {target} pages"), e))?;
+        *current = Arc::new(Self::map(&self.file, &self.path)?);
+        Ok(())
+    }
+
+    fn write_page(&self, page_id: PageId, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(bytes.len(), PAGE_SIZE);
+        self.file
+            .write_all_at(bytes, page_id * PAGE_SIZE as u64)
+            .map_err(|e| Error::io(&self.path, format!("write page {page_id}"), e))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, "fdatasync", e))
+    }
+}

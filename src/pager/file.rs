@@ -1,0 +1,284 @@
+//! The page file: creation, locking, choosing the meta, page writes and syncs.
+//!
+//! Invariants:
+//! - The file is locked exclusively for as long as the pager lives.
+//! - A new file appears under its final name only once both metas are durable.
+//! - A failed sync poisons the pager: no later write or sync is attempted, because the
+//!   kernel may have dropped the dirty pages the failed sync was meant to persist.
+
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::freelist::FreeState;
+use super::view::View;
+use crate::format::freelist;
+use crate::format::meta::{Meta, MetaFault, FORMAT_VERSION};
+use crate::format::page::{self, PageFault, PageKind};
+use crate::io::{MmapIo, PageIo};
+use crate::limits::PAGE_SIZE;
+use crate::{Error, PageId, Result};
+
+/// Name of the page file inside a database directory.
+pub const PAGE_FILE_NAME: &str = "northstar.db";
+
+/// Owner of the page file.
+pub struct Pager {
+    io: Box<dyn PageIo>,
+    path: Arc<PathBuf>,
+    view: RwLock<Arc<View>>,
+    poisoned: Mutex<Option<String>>,
+}
+
+/// What open found: the chosen meta and the free pages it records.
+pub struct Opened {
+    /// The pager.
+    pub pager: Pager,
+    /// The valid meta with the highest txn id.
+    pub meta: Meta,
+    /// Free pages from the persisted freelist.
+    pub free: FreeState,
+}
+
+impl Pager {
+    /// Opens (or, with `create`, creates) the page file in directory `dir` and locks it.
+    pub fn open(dir: &Path, create: bool) -> Result<Opened> {
+        let path = dir.join(PAGE_FILE_NAME);
+        if !path.exists() {
+            if !create {
+                return Err(Error::io(&path, "open", std::io::ErrorKind::NotFound.into()));
+            }
+            create_file(dir, &path)?;
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| Error::io(&path, "open", e))?;
+        lock(&file, &path)?;
+        let io = MmapIo::new(file, path.clone())?;
+        Self::from_io(Box::new(io))
+    }
+
+    /// Opens a database on any backend whose file is already locked.
+    pub fn from_io(io: Box<dyn PageIo>) -> Result<Opened> {
+        let path = Arc::new(io.path().to_path_buf());
+        let view = Arc::new(View::new(io.view(), path.clone(), None));
+        let meta = choose_meta(&view)?;
+        if view.page_count() < meta.page_count {
+            return Err(Error::corrupt(
+                path.as_path(),
+                None,
+                format!(
+                    "file holds {} pages but meta of txn {} says {}: the file was truncated",
+                    view.page_count(),
+                    meta.txn_id,
+                    meta.page_count
+                ),
+            ));
+        }
+        let (ids, chain) = load_freelist(&view, &meta)?;
+        let free = FreeState::loaded(meta.page_count, ids, chain);
+        let pager = Pager { io, path, view: RwLock::new(view), poisoned: Mutex::new(None) };
+        Ok(Opened { pager, meta, free })
+    }
+
+    /// The page file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current read view.
+    pub fn view(&self) -> Arc<View> {
+        self.view.read().clone()
+    }
+
+    /// Fails with [`Error::Poisoned`] after a failed sync.
+    pub fn check_poisoned(&self) -> Result<()> {
+        match &*self.poisoned.lock() {
+            Some(detail) => Err(Error::Poisoned { path: self.path.to_path_buf(), detail: detail.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the file hold `page_count` pages; returns the new view if it changed.
+    pub fn grow(&self, page_count: u64) -> Result<Option<Arc<View>>> {
+        if self.view.read().page_count() >= page_count {
+            return Ok(None);
+        }
+        self.check_poisoned()?;
+        self.io.grow(page_count)?;
+        let mut current = self.view.write();
+        let view = Arc::new(View::new(self.io.view(), self.path.clone(), Some(&current)));
+        *current = view.clone();
+        Ok(Some(view))
+    }
+
+    /// Writes a sealed page. The page must not be visible to any live snapshot.
+    pub fn write_page(&self, page_id: PageId, bytes: &[u8]) -> Result<()> {
+        debug_assert!(page_id >= 2, "data write to meta page {page_id}");
+        self.check_poisoned()?;
+        self.view.read().forget(page_id);
+        self.io.write_page(page_id, bytes)
+    }
+
+    /// Makes every page write so far durable. A failure poisons the pager.
+    pub fn sync(&self) -> Result<()> {
+        self.check_poisoned()?;
+        self.io.sync().inspect_err(|error| {
+            *self.poisoned.lock() = Some(error.to_string());
+        })
+    }
+
+    /// Writes `meta` to its slot and makes it durable. Data pages must be durable first.
+    pub fn write_meta(&self, meta: &Meta) -> Result<()> {
+        self.check_poisoned()?;
+        let slot = meta.txn_id % 2;
+        self.view.read().forget(slot);
+        self.io.write_page(slot, &meta.encode(slot))?;
+        self.sync()
+    }
+}
+
+fn lock(file: &File, path: &Path) -> Result<()> {
+    fs2::FileExt::try_lock_exclusive(file).map_err(|error| {
+        if error.kind() == fs2::lock_contended_error().kind() || error.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked { path: path.to_path_buf() }
+        } else {
+            Error::io(path, "lock", error)
+        }
+    })
+}
+
+fn new_database_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    for half in id.chunks_mut(8) {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        hasher.write_u32(std::process::id());
+        half.copy_from_slice(&hasher.finish().to_le_bytes());
+    }
+    id
+}
+
+/// Writes both metas of an empty database under a temporary name, syncs, then renames.
+fn create_file(dir: &Path, path: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
+    let temporary = dir.join(format!("{PAGE_FILE_NAME}.creating"));
+    let file = File::create(&temporary).map_err(|e| Error::io(&temporary, "create", e))?;
+    let meta = Meta {
+        txn_id: 0,
+        page_count: 2,
+        default_root: 0,
+        default_len: 0,
+        catalog_root: 0,
+        freelist_head: 0,
+        free_count: 0,
+        next_keyspace_id: 1,
+        database_id: new_database_id(),
+        log_position: 0,
+    };
+    use std::os::unix::fs::FileExt;
+    for slot in 0..2 {
+        file.write_all_at(&meta.encode(slot), slot * PAGE_SIZE as u64)
+            .map_err(|e| Error::io(&temporary, "write meta", e))?;
+    }
+    file.sync_all().map_err(|e| Error::io(&temporary, "fsync", e))?;
+    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, "rename new page file", e))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, "fsync directory", e))
+}
+
+/// The decision table for the two meta slots.
+fn choose_meta(view: &View) -> Result<Meta> {
+    let path = view.path();
+    if view.page_count() == 0 {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let detail = if len == 0 {
+            "the file is empty".to_string()
+        } else {
+            format!("the file is {len} bytes, shorter than one page")
+        };
+        return Err(Error::NotADatabase { path: path.to_path_buf(), detail });
+    }
+    let slots: Vec<Result<Meta, String>> = (0..2).map(|slot| read_meta(view, slot)).collect();
+    for slot in &slots {
+        if let Err(fault) = slot {
+            if let Some(found) = fault.strip_prefix("version ").and_then(|v| v.parse().ok()) {
+                return Err(Error::UnsupportedVersion { path: path.to_path_buf(), found, supported: FORMAT_VERSION });
+            }
+        }
+    }
+    let best = slots.iter().filter_map(|slot| slot.as_ref().ok()).max_by_key(|meta| meta.txn_id);
+    if let Some(meta) = best {
+        return Ok(*meta);
+    }
+    let faults: Vec<&String> = slots.iter().filter_map(|slot| slot.as_ref().err()).collect();
+    if faults.iter().all(|fault| fault.starts_with("not ours")) {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+            detail: "neither page 0 nor page 1 is a NorthstarDB meta page".into(),
+        });
+    }
+    Err(Error::corrupt(path, None, format!("both meta pages are bad: page 0: {}; page 1: {}", faults[0], faults[1])))
+}
+
+/// One meta slot, or why it is unusable. "not ours" and "version N" are read by the caller.
+fn read_meta(view: &View, slot: PageId) -> Result<Meta, String> {
+    let Some(bytes) = view.raw_page(slot) else {
+        return Err("missing: the file is shorter than two pages".into());
+    };
+    match page::verify(bytes, slot) {
+        Ok(header) if header.kind == PageKind::Meta as u8 => {}
+        Ok(header) => return Err(format!("not ours: page kind byte {}", header.kind)),
+        Err(PageFault::BadMagic) => return Err("not ours: no page magic".into()),
+        Err(fault) => return Err(fault.to_string()),
+    }
+    Meta::decode_body(bytes).map_err(|fault| match fault {
+        MetaFault::NotOurs => "not ours: no file magic".to_string(),
+        MetaFault::Version(version) => format!("version {version}"),
+        MetaFault::PageSize(size) => format!("page size {size}, expected {PAGE_SIZE}"),
+        MetaFault::Invalid(detail) => detail,
+    })
+}
+
+/// Walks the freelist chain of `meta`: the free ids and the chain's pages.
+fn load_freelist(view: &View, meta: &Meta) -> Result<(Vec<PageId>, Vec<PageId>)> {
+    let mut ids = Vec::with_capacity(meta.free_count as usize);
+    let mut chain = Vec::new();
+    let mut next = meta.freelist_head;
+    while next != 0 {
+        if chain.len() as u64 > meta.page_count || next < 2 || next >= meta.page_count {
+            return Err(view.corrupt(next, "freelist chain leaves the file or loops"));
+        }
+        let (bytes, header) = view.page(next, PageKind::Freelist)?;
+        let (following, page_ids) = freelist::decode(bytes, header.count).expect("checked freelist page");
+        for page_id in page_ids {
+            if page_id < 2 || page_id >= meta.page_count || ids.last().is_some_and(|last| *last >= page_id) {
+                return Err(view.corrupt(next, format!("freelist lists page {page_id} out of order or range")));
+            }
+            ids.push(page_id);
+        }
+        chain.push(next);
+        next = following;
+    }
+    if ids.len() as u64 != meta.free_count {
+        return Err(Error::corrupt(
+            view.path(),
+            None,
+            format!("freelist holds {} pages, meta of txn {} says {}", ids.len(), meta.txn_id, meta.free_count),
+        ));
+    }
+    Ok((ids, chain))
+}
+
+/// Writes the freelist chain planned for a commit.
+pub fn write_freelist(pager: &Pager, txn_id: u64, pages: &[PageId], ids: &[PageId]) -> Result<PageId> {
+    let mut buffer = vec![0u8; PAGE_SIZE];
+    for (index, page_id) in pages.iter().enumerate() {
+        let chunk_start = (index * freelist::IDS_PER_PAGE).min(ids.len());
+        let chunk_end = (chunk_start + freelist::IDS_PER_PAGE).min(ids.len());
+        let next = pages.get(index + 1).copied().unwrap_or(0);
+        freelist::encode(&mut buffer, *page_id, txn_id, next, &ids[chunk_start..chunk_end]);
+        pager.write_page(*page_id, &buffer)?;
+    }
+    Ok(pages.first().copied().unwrap_or(0))
+}

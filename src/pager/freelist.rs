@@ -1,0 +1,243 @@
+//! Page allocation and the free-page list.
+//!
+//! Invariants:
+//! - `reusable` holds pages no live snapshot can see: safe to overwrite now.
+//! - `pending[t]` holds pages freed by txn `t`; snapshots older than `t` may still read
+//!   them, so they become reusable once no reader older than `t` is live.
+//! - Within a write txn, a page allocated by the txn and freed again goes straight back to
+//!   `reusable`: no snapshot ever saw it. Abort restores the state at the txn's start.
+//! - The persisted list is `reusable` plus every pending page: after a reopen there are no
+//!   readers, so all of them are free.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::format::freelist::IDS_PER_PAGE;
+use crate::{PageId, TxnId};
+
+/// First page id that can hold data (0 and 1 are the meta pages).
+pub const FIRST_DATA_PAGE: PageId = 2;
+
+/// Free pages, pending pages and the write txn's allocations.
+#[derive(Debug, Default)]
+pub struct FreeState {
+    reusable: BTreeSet<PageId>,
+    pending: BTreeMap<TxnId, Vec<PageId>>,
+    pending_count: usize,
+    page_count: u64,
+    freelist_pages: Vec<PageId>,
+    freelist_pages_before_txn: Option<Vec<PageId>>,
+    txn_start_page_count: u64,
+    txn_allocated: HashSet<PageId>,
+    txn_from_reusable: Vec<PageId>,
+    txn_freed: Vec<PageId>,
+}
+
+/// What a commit writes for the freelist: the chain's pages and the ids they list.
+#[derive(Debug)]
+pub struct FreelistPlan {
+    /// Pages of the chain, in chain order.
+    pub pages: Vec<PageId>,
+    /// Free page ids, ascending.
+    pub ids: Vec<PageId>,
+}
+
+impl FreeState {
+    /// State after open: `free` ids from the persisted list, held in `freelist_pages`.
+    pub fn loaded(page_count: u64, free: impl IntoIterator<Item = PageId>, freelist_pages: Vec<PageId>) -> Self {
+        FreeState {
+            reusable: free.into_iter().collect(),
+            page_count,
+            txn_start_page_count: page_count,
+            freelist_pages,
+            ..FreeState::default()
+        }
+    }
+
+    /// Pages below this id are allocated or free; the rest of the file is unused.
+    pub fn page_count(&self) -> u64 {
+        self.page_count
+    }
+
+    /// Pages free now plus pages waiting for readers to finish.
+    pub fn free_count(&self) -> usize {
+        self.reusable.len() + self.pending_count
+    }
+
+    /// Starts a write txn. `oldest_reader` is the oldest snapshot still being read.
+    pub fn begin_txn(&mut self, oldest_reader: Option<TxnId>) {
+        debug_assert!(self.txn_allocated.is_empty() && self.txn_freed.is_empty());
+        while let Some(entry) = self.pending.first_entry() {
+            if oldest_reader.is_some_and(|oldest| oldest < *entry.key()) {
+                break;
+            }
+            let pages = entry.remove();
+            self.pending_count -= pages.len();
+            self.reusable.extend(pages);
+        }
+        self.txn_start_page_count = self.page_count;
+        self.txn_from_reusable.clear();
+    }
+
+    /// A page for the current txn to write.
+    pub fn allocate(&mut self) -> PageId {
+        let page_id = match self.reusable.pop_first() {
+            Some(page_id) => {
+                self.txn_from_reusable.push(page_id);
+                page_id
+            }
+            None => {
+                self.page_count += 1;
+                self.page_count - 1
+            }
+        };
+        self.txn_allocated.insert(page_id);
+        page_id
+    }
+
+    /// `count` consecutive pages; returns the first.
+    pub fn allocate_run(&mut self, count: u64) -> PageId {
+        if count == 1 {
+            return self.allocate();
+        }
+        let first = self.find_run(count).unwrap_or_else(|| {
+            self.page_count += count;
+            self.page_count - count
+        });
+        for page_id in first..first + count {
+            if self.reusable.remove(&page_id) {
+                self.txn_from_reusable.push(page_id);
+            }
+            self.txn_allocated.insert(page_id);
+        }
+        first
+    }
+
+    fn find_run(&self, count: u64) -> Option<PageId> {
+        let (mut start, mut length) = (0, 0);
+        for &page_id in &self.reusable {
+            if length > 0 && page_id == start + length {
+                length += 1;
+            } else {
+                (start, length) = (page_id, 1);
+            }
+            if length == count {
+                return Some(start);
+            }
+        }
+        None
+    }
+
+    /// Frees a page the current txn no longer references.
+    pub fn free(&mut self, page_id: PageId) {
+        debug_assert!(page_id >= FIRST_DATA_PAGE && page_id < self.page_count, "free of page {page_id}");
+        if self.txn_allocated.remove(&page_id) {
+            let fresh = self.reusable.insert(page_id);
+            debug_assert!(fresh, "double free of page {page_id}");
+        } else {
+            self.txn_freed.push(page_id);
+        }
+    }
+
+    /// Whether the current txn allocated `page_id` (and may write it in place).
+    pub fn is_txn_page(&self, page_id: PageId) -> bool {
+        self.txn_allocated.contains(&page_id)
+    }
+
+    /// Undoes every allocation and free of the current txn.
+    pub fn abort_txn(&mut self) {
+        let _beyond = self.reusable.split_off(&self.txn_start_page_count);
+        self.reusable.extend(self.txn_from_reusable.drain(..));
+        self.page_count = self.txn_start_page_count;
+        self.txn_allocated.clear();
+        self.txn_freed.clear();
+        if let Some(pages) = self.freelist_pages_before_txn.take() {
+            self.freelist_pages = pages;
+        }
+    }
+
+    /// Plans the freelist chain for the commit of txn `txn_id`: the old chain is freed, new
+    /// chain pages are allocated, and every free or pending id is listed.
+    pub fn plan_persist(&mut self) -> FreelistPlan {
+        let old_pages = std::mem::take(&mut self.freelist_pages);
+        for &page_id in &old_pages {
+            self.free(page_id);
+        }
+        self.freelist_pages_before_txn = Some(old_pages);
+        let mut pages = Vec::new();
+        loop {
+            let entries = self.reusable.len() + self.pending_count + self.txn_freed.len();
+            if pages.len() >= entries.div_ceil(IDS_PER_PAGE) {
+                break;
+            }
+            pages.push(self.allocate());
+        }
+        let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
+        ids.extend(self.pending.values().flatten().copied());
+        ids.extend(self.txn_freed.iter().copied());
+        ids.sort_unstable();
+        self.freelist_pages = pages.clone();
+        FreelistPlan { pages, ids }
+    }
+
+    /// Ends the current txn as committed `txn_id`: its freed pages become pending.
+    pub fn commit_txn(&mut self, txn_id: TxnId) {
+        let freed = std::mem::take(&mut self.txn_freed);
+        if !freed.is_empty() {
+            self.pending_count += freed.len();
+            self.pending.entry(txn_id).or_default().extend(freed);
+        }
+        self.txn_allocated.clear();
+        self.txn_from_reusable.clear();
+        self.freelist_pages_before_txn = None;
+        self.txn_start_page_count = self.page_count;
+    }
+
+    /// Every page id currently free or pending, ascending (for the validator).
+    pub fn all_free(&self) -> Vec<PageId> {
+        let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
+        ids.extend(self.pending.values().flatten().copied());
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Pages of the persisted freelist chain.
+    pub fn freelist_pages(&self) -> &[PageId] {
+        &self.freelist_pages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_freed_by_a_txn_wait_for_older_readers() {
+        let mut free = FreeState::loaded(10, [4, 5], vec![]);
+        free.begin_txn(None);
+        assert_eq!(free.allocate(), 4);
+        free.free(7);
+        free.commit_txn(3);
+        free.begin_txn(Some(2));
+        assert_eq!(free.allocate(), 5);
+        assert_eq!(free.allocate(), 10, "page 7 is still visible to the reader at txn 2");
+        free.abort_txn();
+        free.begin_txn(Some(3));
+        assert_eq!(free.allocate(), 5);
+        assert_eq!(free.allocate(), 7);
+    }
+
+    #[test]
+    fn abort_returns_every_allocation() {
+        let mut free = FreeState::loaded(10, [3, 4, 5, 8], vec![]);
+        free.begin_txn(None);
+        let run = free.allocate_run(3);
+        assert_eq!(run, 3);
+        let fresh = free.allocate_run(2);
+        assert_eq!(fresh, 10);
+        free.free(fresh);
+        free.free(9);
+        free.abort_txn();
+        assert_eq!(free.page_count(), 10);
+        assert_eq!(free.all_free(), vec![3, 4, 5, 8]);
+    }
+}

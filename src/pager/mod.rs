@@ -1,0 +1,9 @@
+//! Pages on disk: the page file, meta A/B, the free-page list and the checked read view.
+
+mod file;
+mod freelist;
+mod view;
+
+pub use file::{write_freelist, Opened, Pager, PAGE_FILE_NAME};
+pub use freelist::{FreeState, FreelistPlan, FIRST_DATA_PAGE};
+pub use view::View;

@@ -1,0 +1,9 @@
+//! Transactions: read snapshots, the single write txn, and keyspace handles.
+
+mod keyspace;
+mod read;
+mod write;
+
+pub use keyspace::{Keyspace, KeyspaceMut};
+pub use read::ReadTxn;
+pub use write::WriteTxn;

@@ -1,0 +1,323 @@
+//! The write transaction.
+//!
+//! Invariants:
+//! - At most one exists per database: it holds the writer slot (the free-page state).
+//! - Dropping it without `commit` undoes every allocation; nothing it wrote is reachable.
+//! - Commit order: changed nodes and the freelist are written, the page file is synced,
+//!   then the meta for the new txn goes to the slot not holding the newest meta and is
+//!   synced. Only then do new readers see the txn.
+//! - After any failed operation the txn refuses to commit: a half-applied change is never
+//!   made durable.
+
+use std::collections::BTreeMap;
+use std::ops::RangeBounds;
+
+use parking_lot::MutexGuard;
+
+use super::keyspace::{Keyspace, KeyspaceMut};
+use crate::btree::{check_database, Cursor, Range, Source, TreeWriter, Value};
+use crate::db::Db;
+use crate::format::catalog::Descriptor;
+use crate::format::meta::Meta;
+use crate::limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, VALUE_SIZE_MAX};
+use crate::pager::{write_freelist, FreeState};
+use crate::{Error, PageId, Result, TxnId};
+
+#[derive(Debug, Clone, Copy)]
+struct KeyspaceState {
+    id: u32,
+    root: PageId,
+    len: u64,
+    changed: bool,
+}
+
+/// The single write transaction: reads see its own writes; `commit` makes them durable.
+///
+/// Obtained from [`Db::begin_write`] or [`Db::try_begin_write`]. Dropping it (or calling
+/// [`WriteTxn::abort`]) rolls everything back. The methods work on the default keyspace;
+/// [`WriteTxn::keyspace`] gives a named one.
+pub struct WriteTxn<'db> {
+    db: &'db Db,
+    tree: TreeWriter<'db>,
+    base: Meta,
+    default: KeyspaceState,
+    catalog_root: PageId,
+    named: BTreeMap<String, KeyspaceState>,
+    next_keyspace_id: u32,
+    failed: Option<String>,
+    finished: bool,
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() > KEY_SIZE_MAX {
+        return Err(Error::KeyTooLarge { len: key.len(), max: KEY_SIZE_MAX });
+    }
+    Ok(())
+}
+
+impl<'db> WriteTxn<'db> {
+    pub(crate) fn new(db: &'db Db, free: MutexGuard<'db, FreeState>, base: Meta) -> WriteTxn<'db> {
+        WriteTxn {
+            db,
+            tree: TreeWriter::new(&db.pager, free, base.txn_id + 1),
+            base,
+            default: KeyspaceState { id: 0, root: base.default_root, len: base.default_len, changed: false },
+            catalog_root: base.catalog_root,
+            named: BTreeMap::new(),
+            next_keyspace_id: base.next_keyspace_id,
+            failed: None,
+            finished: false,
+        }
+    }
+
+    /// The txn id this txn gets if it commits with changes.
+    pub fn txn_id(&self) -> TxnId {
+        self.tree.txn_id()
+    }
+
+    /// Records a failure so the txn cannot commit a half-applied change.
+    fn guard<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result {
+            self.failed.get_or_insert_with(|| error.to_string());
+        }
+        result
+    }
+
+    fn state(&self, keyspace: Option<&str>) -> KeyspaceState {
+        match keyspace {
+            None => self.default,
+            Some(name) => self.named[name],
+        }
+    }
+
+    fn state_mut(&mut self, keyspace: Option<&str>) -> &mut KeyspaceState {
+        match keyspace {
+            None => &mut self.default,
+            Some(name) => self.named.get_mut(name).expect("keyspace loaded"),
+        }
+    }
+
+    pub(crate) fn keyspace_read(&self, keyspace: Option<&str>) -> Keyspace<'_> {
+        let state = self.state(keyspace);
+        Keyspace::new(Source::Writer(&self.tree), state.root, state.len)
+    }
+
+    pub(crate) fn put_in(&mut self, keyspace: Option<&str>, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if value.len() > VALUE_SIZE_MAX {
+            return Err(Error::ValueTooLarge { len: value.len(), max: VALUE_SIZE_MAX });
+        }
+        let root = self.state(keyspace).root;
+        let result = self.tree.put(root, key, value);
+        let (root, replaced) = self.guard(result)?;
+        let state = self.state_mut(keyspace);
+        state.root = root;
+        state.len += u64::from(!replaced);
+        state.changed = true;
+        Ok(())
+    }
+
+    pub(crate) fn delete_in(&mut self, keyspace: Option<&str>, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let root = self.state(keyspace).root;
+        let result = self.tree.delete(root, key);
+        let (root, existed) = self.guard(result)?;
+        let state = self.state_mut(keyspace);
+        state.root = root;
+        state.len -= u64::from(existed);
+        state.changed |= existed;
+        Ok(existed)
+    }
+
+    /// Stores `value` under `key` in the default keyspace, replacing any previous value.
+    ///
+    /// Errors: [`Error::KeyTooLarge`] over [`crate::KEY_SIZE_MAX`] bytes,
+    /// [`Error::ValueTooLarge`] over [`crate::VALUE_SIZE_MAX`]; I/O and corruption errors,
+    /// after which the txn can only be aborted.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.put_in(None, key.as_ref(), value.as_ref())
+    }
+
+    /// Removes `key` from the default keyspace; returns whether it was present.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.delete_in(None, key.as_ref())
+    }
+
+    /// The value under `key` as this txn sees it.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Value<'_>>> {
+        self.keyspace_read(None).get(key)
+    }
+
+    /// Entries in `range` as this txn sees them.
+    pub fn range<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<Range<'_>> {
+        self.keyspace_read(None).range(range)
+    }
+
+    /// Every entry of the default keyspace.
+    pub fn iter(&self) -> Result<Range<'_>> {
+        self.keyspace_read(None).iter()
+    }
+
+    /// Entries whose key starts with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'_>> {
+        self.keyspace_read(None).prefix(prefix)
+    }
+
+    /// An unpositioned cursor over the default keyspace.
+    pub fn cursor(&self) -> Cursor<'_> {
+        self.keyspace_read(None).cursor()
+    }
+
+    /// Entries in the default keyspace.
+    pub fn len(&self) -> u64 {
+        self.default.len
+    }
+
+    /// Whether the default keyspace is empty.
+    pub fn is_empty(&self) -> bool {
+        self.default.len == 0
+    }
+
+    fn catalog_entry(&self, name: &str) -> Result<Option<Descriptor>> {
+        let value = Source::Writer(&self.tree).get(self.catalog_root, name.as_bytes())?;
+        match value {
+            None => Ok(None),
+            Some(bytes) => Descriptor::decode(&bytes).map(Some).ok_or_else(|| {
+                Error::corrupt(self.tree.view().path(), None, format!("catalog entry for keyspace {name:?} is malformed"))
+            }),
+        }
+    }
+
+    fn load_keyspace(&mut self, name: &str) -> Result<bool> {
+        if self.named.contains_key(name) {
+            return Ok(true);
+        }
+        match self.catalog_entry(name)? {
+            Some(descriptor) => {
+                let state = KeyspaceState { id: descriptor.id, root: descriptor.root, len: descriptor.len, changed: false };
+                self.named.insert(name.to_string(), state);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn put_catalog(&mut self, name: &str, state: KeyspaceState) -> Result<()> {
+        let descriptor = Descriptor { id: state.id, root: state.root, len: state.len };
+        let result = self.tree.put(self.catalog_root, name.as_bytes(), &descriptor.encode());
+        self.catalog_root = self.guard(result)?.0;
+        Ok(())
+    }
+
+    /// Creates the named keyspace `name` (1 to 255 bytes).
+    ///
+    /// Errors: [`Error::KeyspaceExists`], [`Error::InvalidKeyspaceName`].
+    pub fn create_keyspace(&mut self, name: &str) -> Result<()> {
+        if name.is_empty() || name.len() > KEYSPACE_NAME_SIZE_MAX {
+            return Err(Error::InvalidKeyspaceName(name.to_string()));
+        }
+        if self.load_keyspace(name)? {
+            return Err(Error::KeyspaceExists(name.to_string()));
+        }
+        let state = KeyspaceState { id: self.next_keyspace_id, root: 0, len: 0, changed: false };
+        self.next_keyspace_id += 1;
+        self.put_catalog(name, state)?;
+        self.named.insert(name.to_string(), state);
+        Ok(())
+    }
+
+    /// Write access to the named keyspace `name`. Errors: [`Error::KeyspaceNotFound`].
+    pub fn keyspace(&mut self, name: &str) -> Result<KeyspaceMut<'_, 'db>> {
+        let result = self.load_keyspace(name);
+        if !self.guard(result)? {
+            return Err(Error::KeyspaceNotFound(name.to_string()));
+        }
+        Ok(KeyspaceMut { txn: self, name: name.to_string() })
+    }
+
+    /// Deletes the named keyspace and every entry in it; returns whether it existed.
+    pub fn drop_keyspace(&mut self, name: &str) -> Result<bool> {
+        let result = self.load_keyspace(name);
+        if !self.guard(result)? {
+            return Ok(false);
+        }
+        let state = self.named.remove(name).expect("keyspace loaded");
+        let result = self.tree.free_tree(state.root);
+        self.guard(result)?;
+        let result = self.tree.delete(self.catalog_root, name.as_bytes());
+        self.catalog_root = self.guard(result)?.0;
+        Ok(true)
+    }
+
+    /// Names of the named keyspaces as this txn sees them, sorted.
+    pub fn keyspaces(&self) -> Result<Vec<String>> {
+        let catalog = Keyspace::new(Source::Writer(&self.tree), self.catalog_root, 0);
+        catalog.iter()?.map(|entry| entry.map(|(name, _)| String::from_utf8_lossy(name).into_owned())).collect()
+    }
+
+    /// Makes the txn's changes durable and visible; returns the new txn id. A txn that
+    /// changed nothing commits nothing and returns the current txn id.
+    ///
+    /// Errors: I/O errors (the txn is rolled back and the database stays at the previous
+    /// txn); [`Error::Poisoned`] if a sync failed, now or before.
+    pub fn commit(mut self) -> Result<TxnId> {
+        if let Some(detail) = self.failed.take() {
+            return Err(Error::Io {
+                path: self.tree.view().path().to_path_buf(),
+                op: "commit".into(),
+                source: std::io::Error::other(format!("an earlier operation of this txn failed: {detail}")),
+            });
+        }
+        if !self.tree.is_dirty() {
+            return Ok(self.base.txn_id);
+        }
+        let meta = self.write_commit()?;
+        self.tree.free_state().commit_txn(meta.txn_id);
+        self.finished = true;
+        self.db.publish(meta);
+        if self.db.options.verify_every_commit {
+            let report = check_database(&self.db.pager.view(), &meta);
+            assert!(report.is_ok(), "validator after commit of txn {}: {:?}", meta.txn_id, report.problems);
+        }
+        Ok(meta.txn_id)
+    }
+
+    fn write_commit(&mut self) -> Result<Meta> {
+        let changed: Vec<(String, KeyspaceState)> =
+            self.named.iter().filter(|(_, state)| state.changed).map(|(name, state)| (name.clone(), *state)).collect();
+        for (name, state) in changed {
+            self.put_catalog(&name, state)?;
+        }
+        let plan = self.tree.free_state().plan_persist();
+        self.tree.cover_allocations()?;
+        self.tree.write_nodes()?;
+        let txn_id = self.tree.txn_id();
+        let freelist_head = write_freelist(&self.db.pager, txn_id, &plan.pages, &plan.ids)?;
+        let meta = Meta {
+            txn_id,
+            page_count: self.tree.free_state().page_count(),
+            default_root: self.default.root,
+            default_len: self.default.len,
+            catalog_root: self.catalog_root,
+            freelist_head,
+            free_count: plan.ids.len() as u64,
+            next_keyspace_id: self.next_keyspace_id,
+            database_id: self.base.database_id,
+            log_position: self.base.log_position,
+        };
+        self.db.pager.sync()?;
+        self.db.pager.write_meta(&meta)?;
+        Ok(meta)
+    }
+
+    /// Rolls back every change. Same as dropping the txn.
+    pub fn abort(self) {}
+}
+
+impl Drop for WriteTxn<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.tree.free_state().abort_txn();
+        }
+    }
+}
