@@ -65,7 +65,10 @@ impl Db {
         Ok(Db {
             dir,
             pager: opened.pager,
-            committed: Mutex::new(Committed { meta: opened.meta, readers: BTreeMap::new() }),
+            committed: Mutex::new(Committed {
+                meta: opened.meta,
+                readers: BTreeMap::new(),
+            }),
             writer: Mutex::new(opened.free),
             options,
         })
@@ -104,7 +107,10 @@ impl Db {
 
     pub(crate) fn end_read(&self, txn_id: TxnId) {
         let mut committed = self.committed.lock();
-        let count = committed.readers.get_mut(&txn_id).expect("reader registered");
+        let count = committed
+            .readers
+            .get_mut(&txn_id)
+            .expect("reader registered");
         *count -= 1;
         if *count == 0 {
             committed.readers.remove(&txn_id);
@@ -125,7 +131,10 @@ impl Db {
         self.start_write(free)
     }
 
-    fn start_write<'db>(&'db self, mut free: parking_lot::MutexGuard<'db, FreeState>) -> Result<WriteTxn<'db>> {
+    fn start_write<'db>(
+        &'db self,
+        mut free: parking_lot::MutexGuard<'db, FreeState>,
+    ) -> Result<WriteTxn<'db>> {
         self.pager.check_poisoned()?;
         let (meta, oldest_reader) = {
             let committed = self.committed.lock();

@@ -110,11 +110,27 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, op: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), op: op.into(), source }
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        op: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            path: path.into(),
+            op: op.into(),
+            source,
+        }
     }
 
-    pub(crate) fn corrupt(path: impl Into<PathBuf>, page: Option<PageId>, detail: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), page, detail: detail.into() }
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        page: Option<PageId>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            page,
+            detail: detail.into(),
+        }
     }
 }

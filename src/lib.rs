@@ -24,7 +24,7 @@
 //! assert_eq!(fruits.len(), 1);
 //! assert_eq!(read.keyspace("users")?.get(b"u1")?.as_deref(), Some(&b"ada"[..]));
 //! assert!(db.check()?.is_ok());
-//! # Ok::<(), northstar::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
 
@@ -44,6 +44,11 @@ pub use error::{Error, Result};
 pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, VALUE_SIZE_MAX};
 pub use options::Options;
 pub use txn::{Keyspace, KeyspaceMut, ReadTxn, WriteTxn};
+
+// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// Index of a page in the page file (page `n` starts at byte `n * PAGE_SIZE`).
 pub type PageId = u64;

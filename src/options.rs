@@ -14,7 +14,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { create: true, verify_every_commit: cfg!(feature = "verify") }
+        Options {
+            create: true,
+            verify_every_commit: cfg!(feature = "verify"),
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use crate::format::meta::Meta;
 use crate::format::node::{CellValue, NodePage};
 use crate::format::overflow;
 use crate::format::page::PageKind;
-use crate::limits::{NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX};
+use crate::limits::{
+    NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
+};
 use crate::pager::View;
 use crate::PageId;
 
@@ -96,7 +98,10 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn problem(&mut self, page: Option<PageId>, detail: impl Into<String>) {
-        self.problems.push(Problem { page, detail: detail.into() });
+        self.problems.push(Problem {
+            page,
+            detail: detail.into(),
+        });
     }
 
     /// Records that `page` is used as `what`; false when it cannot be (out of range or
@@ -104,12 +109,21 @@ impl Checker<'_> {
     fn claim(&mut self, page: PageId, what: &'static str) -> bool {
         match self.owner.get(page as usize) {
             None => {
-                self.problem(Some(page), format!("{what} page is past the high-water mark {}", self.owner.len()));
+                self.problem(
+                    Some(page),
+                    format!(
+                        "{what} page is past the high-water mark {}",
+                        self.owner.len()
+                    ),
+                );
                 false
             }
             Some(Some(first)) => {
                 let first = *first;
-                self.problem(Some(page), format!("page used twice: as {first} and as {what}"));
+                self.problem(
+                    Some(page),
+                    format!("page used twice: as {first} and as {what}"),
+                );
                 false
             }
             Some(None) => {
@@ -126,7 +140,14 @@ impl Checker<'_> {
                 Some((bytes, header.count, header.aux))
             }
             Ok(header) => {
-                self.problem(Some(page), format!("expected a {} page, found kind byte {}", kind.name(), header.kind));
+                self.problem(
+                    Some(page),
+                    format!(
+                        "expected a {} page, found kind byte {}",
+                        kind.name(),
+                        header.kind
+                    ),
+                );
                 None
             }
             Err(crate::Error::Corrupt { detail, .. }) => {
@@ -148,8 +169,11 @@ impl Checker<'_> {
                 return;
             }
             report.freelist_pages += 1;
-            let Some((bytes, count, _)) = self.page(next, PageKind::Freelist) else { return };
-            let (following, listed) = freelist::decode(bytes, count).expect("verified freelist page");
+            let Some((bytes, count, _)) = self.page(next, PageKind::Freelist) else {
+                return;
+            };
+            let (following, listed) =
+                freelist::decode(bytes, count).expect("verified freelist page");
             ids.extend(listed);
             next = following;
         }
@@ -157,7 +181,14 @@ impl Checker<'_> {
             self.problem(None, "freelist ids are not strictly ascending");
         }
         if ids.len() as u64 != meta.free_count {
-            self.problem(None, format!("freelist holds {} ids, meta says {}", ids.len(), meta.free_count));
+            self.problem(
+                None,
+                format!(
+                    "freelist holds {} ids, meta says {}",
+                    ids.len(),
+                    meta.free_count
+                ),
+            );
         }
         report.free_pages = ids.len() as u64;
         for id in ids {
@@ -170,7 +201,10 @@ impl Checker<'_> {
     }
 
     fn check_tree(&mut self, name: &str, root: PageId, expected_entries: Option<u64>) -> TreeStats {
-        let mut stats = TreeStats { name: name.to_string(), ..TreeStats::default() };
+        let mut stats = TreeStats {
+            name: name.to_string(),
+            ..TreeStats::default()
+        };
         if root != 0 {
             let mut leaf_depth = None;
             self.visit(root, 1, None, None, &mut stats, &mut leaf_depth);
@@ -178,7 +212,13 @@ impl Checker<'_> {
         }
         if let Some(expected) = expected_entries {
             if expected != stats.entries {
-                self.problem(Some(root), format!("keyspace {name:?} holds {} entries, its count says {expected}", stats.entries));
+                self.problem(
+                    Some(root),
+                    format!(
+                        "keyspace {name:?} holds {} entries, its count says {expected}",
+                        stats.entries
+                    ),
+                );
             }
         }
         stats
@@ -194,7 +234,10 @@ impl Checker<'_> {
         leaf_depth: &mut Option<usize>,
     ) {
         if depth > TREE_DEPTH_MAX {
-            self.problem(Some(page), format!("tree deeper than {TREE_DEPTH_MAX} levels"));
+            self.problem(
+                Some(page),
+                format!("tree deeper than {TREE_DEPTH_MAX} levels"),
+            );
             return;
         }
         if !self.claim(page, "node") {
@@ -214,13 +257,22 @@ impl Checker<'_> {
         if node.count() == 0 {
             self.problem(Some(page), "empty node (an empty tree has root 0)");
         } else if !is_root && used - PAGE_HEADER_SIZE < NODE_FILL_MIN {
-            self.problem(Some(page), format!("underfull: {} bytes of cells, minimum {NODE_FILL_MIN}", used - PAGE_HEADER_SIZE));
+            self.problem(
+                Some(page),
+                format!(
+                    "underfull: {} bytes of cells, minimum {NODE_FILL_MIN}",
+                    used - PAGE_HEADER_SIZE
+                ),
+            );
         }
         let first_key = if node.is_leaf() { 0 } else { 1 };
         for index in first_key..node.count() {
             let key = node.key(index);
             if lower.is_some_and(|lower| key < lower) || upper.is_some_and(|upper| key >= upper) {
-                self.problem(Some(page), format!("key {index} lies outside the range its parent gives this page"));
+                self.problem(
+                    Some(page),
+                    format!("key {index} lies outside the range its parent gives this page"),
+                );
                 break;
             }
         }
@@ -229,9 +281,10 @@ impl Checker<'_> {
             stats.entries += node.count() as u64;
             match leaf_depth {
                 None => *leaf_depth = Some(depth),
-                Some(expected) if *expected != depth => {
-                    self.problem(Some(page), format!("leaf at depth {depth}, other leaves at depth {expected}"))
-                }
+                Some(expected) if *expected != depth => self.problem(
+                    Some(page),
+                    format!("leaf at depth {depth}, other leaves at depth {expected}"),
+                ),
                 Some(_) => {}
             }
             self.check_overflow_values(node, stats);
@@ -254,25 +307,47 @@ impl Checker<'_> {
         leaf_depth: &mut Option<usize>,
     ) {
         for index in 0..node.count() {
-            let child_lower = if index == 0 { lower } else { Some(node.key(index)) };
-            let child_upper = if index + 1 < node.count() { Some(node.key(index + 1)) } else { upper };
-            self.visit(node.child(index), depth + 1, child_lower, child_upper, stats, leaf_depth);
+            let child_lower = if index == 0 {
+                lower
+            } else {
+                Some(node.key(index))
+            };
+            let child_upper = if index + 1 < node.count() {
+                Some(node.key(index + 1))
+            } else {
+                upper
+            };
+            self.visit(
+                node.child(index),
+                depth + 1,
+                child_lower,
+                child_upper,
+                stats,
+                leaf_depth,
+            );
         }
     }
 
     fn check_overflow_values(&mut self, node: NodePage<'_>, stats: &mut TreeStats) {
         for index in 0..node.count() {
-            let CellValue::Overflow { first_page, len } = node.value(index) else { continue };
+            let CellValue::Overflow { first_page, len } = node.value(index) else {
+                continue;
+            };
             let mut remaining = len as usize;
             for page in first_page..first_page + overflow::page_count_for(len as usize) {
                 if !self.claim(page, "overflow") {
                     break;
                 }
                 stats.overflow_pages += 1;
-                let Some((_, _, aux)) = self.page(page, PageKind::Overflow) else { break };
+                let Some((_, _, aux)) = self.page(page, PageKind::Overflow) else {
+                    break;
+                };
                 let expected = remaining.min(OVERFLOW_PAYLOAD_SIZE);
                 if aux as usize != expected {
-                    self.problem(Some(page), format!("overflow page carries {aux} bytes, expected {expected}"));
+                    self.problem(
+                        Some(page),
+                        format!("overflow page carries {aux} bytes, expected {expected}"),
+                    );
                 }
                 remaining -= expected;
             }
@@ -290,10 +365,18 @@ impl Checker<'_> {
                 let key = cursor.key().expect("positioned");
                 let value = cursor.value();
                 match value.ok().flatten().as_deref().and_then(Descriptor::decode) {
-                    Some(descriptor) if descriptor.id != 0 && descriptor.id < meta.next_keyspace_id => {
+                    Some(descriptor)
+                        if descriptor.id != 0 && descriptor.id < meta.next_keyspace_id =>
+                    {
                         named.push((String::from_utf8_lossy(key).into_owned(), descriptor))
                     }
-                    _ => self.problem(None, format!("catalog entry {:?} is not a valid keyspace descriptor", String::from_utf8_lossy(key))),
+                    _ => self.problem(
+                        None,
+                        format!(
+                            "catalog entry {:?} is not a valid keyspace descriptor",
+                            String::from_utf8_lossy(key)
+                        ),
+                    ),
                 }
                 more = cursor.next();
             }
@@ -311,17 +394,34 @@ impl Checker<'_> {
 
 /// Checks the whole database as `meta` describes it, reading pages through `view`.
 pub fn check_database(view: &View, meta: &Meta) -> CheckReport {
-    let mut report = CheckReport { txn_id: meta.txn_id, page_count: meta.page_count, ..CheckReport::default() };
-    let mut checker = Checker { view, owner: vec![None; meta.page_count as usize], problems: Vec::new() };
+    let mut report = CheckReport {
+        txn_id: meta.txn_id,
+        page_count: meta.page_count,
+        ..CheckReport::default()
+    };
+    let mut checker = Checker {
+        view,
+        owner: vec![None; meta.page_count as usize],
+        problems: Vec::new(),
+    };
     checker.owner[0] = Some("meta");
     checker.owner[1] = Some("meta");
     checker.check_freelist(meta, &mut report);
     let default = checker.check_tree("", meta.default_root, Some(meta.default_len));
     report.trees.push(default);
     checker.check_catalog(meta, &mut report);
-    let leaked: Vec<usize> = checker.owner.iter().enumerate().filter(|(_, owner)| owner.is_none()).map(|(page, _)| page).collect();
+    let leaked: Vec<usize> = checker
+        .owner
+        .iter()
+        .enumerate()
+        .filter(|(_, owner)| owner.is_none())
+        .map(|(page, _)| page)
+        .collect();
     for page in leaked.iter().take(100) {
-        checker.problem(Some(*page as PageId), "page is neither reachable nor free (leaked)");
+        checker.problem(
+            Some(*page as PageId),
+            "page is neither reachable nor free (leaked)",
+        );
     }
     if leaked.len() > 100 {
         checker.problem(None, format!("{} more leaked pages", leaked.len() - 100));

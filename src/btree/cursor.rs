@@ -27,7 +27,12 @@ const EMPTY: (NodeRef<'static>, usize) = (NodeRef::Page(NodePage::EMPTY), 0);
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(source: Source<'a>, root: PageId) -> Cursor<'a> {
-        Cursor { source, root, stack: [EMPTY; TREE_DEPTH_MAX], depth: 0 }
+        Cursor {
+            source,
+            root,
+            stack: [EMPTY; TREE_DEPTH_MAX],
+            depth: 0,
+        }
     }
 
     /// Whether the cursor is on an entry.
@@ -55,17 +60,27 @@ impl<'a> Cursor<'a> {
     /// Key and value under the cursor.
     pub fn entry(&self) -> Result<Option<(&'a [u8], Value<'a>)>> {
         match self.leaf() {
-            Some((node, index)) => Ok(Some((node.key(index), self.source.value(node.value(index))?))),
+            Some((node, index)) => Ok(Some((
+                node.key(index),
+                self.source.value(node.value(index))?,
+            ))),
             None => Ok(None),
         }
     }
 
     fn push(&mut self, page_id: PageId, at_end: bool) -> Result<NodeRef<'a>> {
         if self.depth == TREE_DEPTH_MAX {
-            return Err(self.source.view().corrupt(page_id, format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle")));
+            return Err(self.source.view().corrupt(
+                page_id,
+                format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
+            ));
         }
         let node = self.source.node(page_id)?;
-        let index = if at_end { node.count().saturating_sub(1) } else { 0 };
+        let index = if at_end {
+            node.count().saturating_sub(1)
+        } else {
+            0
+        };
         self.stack[self.depth] = (node, index);
         self.depth += 1;
         Ok(node)
@@ -139,6 +154,8 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves to the next entry. Returns false (and unpositions) at the end.
+    // Named like LMDB's MDB_NEXT; a cursor step can fail, so it is not `Iterator::next`.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
         if self.depth == 0 {
             return Ok(false);
@@ -219,13 +236,20 @@ pub struct Range<'a> {
 }
 
 impl<'a> Range<'a> {
-    pub(crate) fn new(source: Source<'a>, root: PageId, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Range<'a>> {
+    pub(crate) fn new(
+        source: Source<'a>,
+        root: PageId,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> Result<Range<'a>> {
         let mut front = Cursor::new(source, root);
         let mut back = Cursor::new(source, root);
         let front_ok = match start {
             Bound::Unbounded => front.first()?,
             Bound::Included(key) => front.seek(key)?,
-            Bound::Excluded(key) => front.seek(key)? && (front.key() != Some(key) || front.next()?),
+            Bound::Excluded(key) => {
+                front.seek(key)? && (front.key() != Some(key) || front.next()?)
+            }
         };
         let back_ok = match end {
             Bound::Unbounded => back.last()?,
@@ -255,7 +279,12 @@ impl<'a> Range<'a> {
             Some(last) => {
                 end[..=last].copy_from_slice(&prefix[..=last]);
                 end[last] += 1;
-                Range::new(source, root, Bound::Included(prefix), Bound::Excluded(&end[..=last]))
+                Range::new(
+                    source,
+                    root,
+                    Bound::Included(prefix),
+                    Bound::Excluded(&end[..=last]),
+                )
             }
             None => Range::new(source, root, Bound::Included(prefix), Bound::Unbounded),
         }
@@ -277,7 +306,11 @@ impl<'a> Range<'a> {
             self.done = true;
             return Some(Ok(entry));
         }
-        let moved = if from_back { self.back.prev() } else { self.front.next() };
+        let moved = if from_back {
+            self.back.prev()
+        } else {
+            self.front.next()
+        };
         match moved {
             Ok(true) => {}
             Ok(false) => self.done = true,

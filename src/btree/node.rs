@@ -6,7 +6,9 @@
 
 use std::cmp::Ordering;
 
-use crate::format::node::{branch_cell_size, encode_branch, encode_leaf, leaf_cell_size, CellValue, NodePage};
+use crate::format::node::{
+    branch_cell_size, encode_branch, encode_leaf, leaf_cell_size, CellValue, NodePage,
+};
 use crate::limits::PAGE_HEADER_SIZE;
 use crate::{PageId, TxnId};
 
@@ -24,7 +26,11 @@ impl LeafEntry {
             CellValue::Inline(value) => ([key, value].concat().into_boxed_slice(), None),
             CellValue::Overflow { first_page, len } => (key.into(), Some((first_page, len))),
         };
-        LeafEntry { bytes, key_len: key.len() as u16, overflow }
+        LeafEntry {
+            bytes,
+            key_len: key.len() as u16,
+            overflow,
+        }
     }
 
     pub fn key(&self) -> &[u8] {
@@ -46,8 +52,15 @@ impl LeafEntry {
 /// A node being modified by the write txn.
 #[derive(Debug, Clone)]
 pub enum Node {
-    Leaf { entries: Vec<LeafEntry>, size: usize },
-    Branch { keys: Vec<Box<[u8]>>, children: Vec<PageId>, size: usize },
+    Leaf {
+        entries: Vec<LeafEntry>,
+        size: usize,
+    },
+    Branch {
+        keys: Vec<Box<[u8]>>,
+        children: Vec<PageId>,
+        size: usize,
+    },
 }
 
 impl Node {
@@ -58,8 +71,16 @@ impl Node {
         if let Some(first) = keys.first_mut() {
             *first = Box::default();
         }
-        let size = PAGE_HEADER_SIZE + keys.iter().map(|key| branch_cell_size(key.len())).sum::<usize>();
-        Node::Branch { keys, children, size }
+        let size = PAGE_HEADER_SIZE
+            + keys
+                .iter()
+                .map(|key| branch_cell_size(key.len()))
+                .sum::<usize>();
+        Node::Branch {
+            keys,
+            children,
+            size,
+        }
     }
 
     pub fn leaf_from(entries: Vec<LeafEntry>) -> Node {
@@ -70,7 +91,11 @@ impl Node {
     /// Decodes a checked page.
     pub fn decode(page: NodePage<'_>) -> Node {
         if page.is_leaf() {
-            Node::leaf_from((0..page.count()).map(|i| LeafEntry::new(page.key(i), page.value(i))).collect())
+            Node::leaf_from(
+                (0..page.count())
+                    .map(|i| LeafEntry::new(page.key(i), page.value(i)))
+                    .collect(),
+            )
         } else {
             Node::branch(
                 (0..page.count()).map(|i| Box::from(page.key(i))).collect(),
@@ -82,14 +107,19 @@ impl Node {
     /// Encodes into a page buffer as page `page_id` written by `txn_id`, sealed.
     pub fn encode(&self, page: &mut [u8], page_id: PageId, txn_id: TxnId) {
         match self {
-            Node::Leaf { entries, .. } => {
-                encode_leaf(page, page_id, txn_id, entries.iter().map(|e| (e.key(), e.value())))
-            }
+            Node::Leaf { entries, .. } => encode_leaf(
+                page,
+                page_id,
+                txn_id,
+                entries.iter().map(|e| (e.key(), e.value())),
+            ),
             Node::Branch { keys, children, .. } => encode_branch(
                 page,
                 page_id,
                 txn_id,
-                keys.iter().zip(children).map(|(key, child)| (&key[..], *child)),
+                keys.iter()
+                    .zip(children)
+                    .map(|(key, child)| (&key[..], *child)),
             ),
         }
     }
@@ -112,7 +142,9 @@ impl Node {
     pub fn split(&mut self) -> (Box<[u8]>, Node) {
         let sizes: Vec<usize> = match self {
             Node::Leaf { entries, .. } => entries.iter().map(LeafEntry::size).collect(),
-            Node::Branch { keys, .. } => keys.iter().map(|key| branch_cell_size(key.len())).collect(),
+            Node::Branch { keys, .. } => {
+                keys.iter().map(|key| branch_cell_size(key.len())).collect()
+            }
         };
         let at = split_index(&sizes);
         match self {
@@ -138,15 +170,38 @@ impl Node {
     /// `right` (used by branches).
     pub fn absorb(&mut self, separator: Box<[u8]>, right: Node) {
         match (self, right) {
-            (Node::Leaf { entries, size }, Node::Leaf { entries: more, size: more_size }) => {
+            (
+                Node::Leaf { entries, size },
+                Node::Leaf {
+                    entries: more,
+                    size: more_size,
+                },
+            ) => {
                 entries.extend(more);
                 *size += more_size - PAGE_HEADER_SIZE;
             }
-            (Node::Branch { keys, children, size }, Node::Branch { keys: mut more_keys, children: more_children, .. }) => {
+            (
+                Node::Branch {
+                    keys,
+                    children,
+                    size,
+                },
+                Node::Branch {
+                    keys: mut more_keys,
+                    children: more_children,
+                    ..
+                },
+            ) => {
                 more_keys[0] = separator;
                 keys.extend(more_keys);
                 children.extend(more_children);
-                *size = PAGE_HEADER_SIZE + keys.iter().skip(1).map(|k| branch_cell_size(k.len())).sum::<usize>() + branch_cell_size(0);
+                *size = PAGE_HEADER_SIZE
+                    + keys
+                        .iter()
+                        .skip(1)
+                        .map(|k| branch_cell_size(k.len()))
+                        .sum::<usize>()
+                    + branch_cell_size(0);
             }
             _ => panic!("merge of a leaf with a branch"),
         }
@@ -154,7 +209,9 @@ impl Node {
 
     /// Leaf: inserts or replaces; returns the replaced entry.
     pub fn leaf_upsert(&mut self, entry: LeafEntry) -> Option<LeafEntry> {
-        let Node::Leaf { entries, size } = self else { panic!("leaf_upsert on a branch") };
+        let Node::Leaf { entries, size } = self else {
+            panic!("leaf_upsert on a branch")
+        };
         *size += entry.size();
         match entries.binary_search_by(|probe| probe.key().cmp(entry.key())) {
             Ok(index) => {
@@ -171,8 +228,12 @@ impl Node {
 
     /// Leaf: removes `key`; returns the removed entry.
     pub fn leaf_remove(&mut self, key: &[u8]) -> Option<LeafEntry> {
-        let Node::Leaf { entries, size } = self else { panic!("leaf_remove on a branch") };
-        let index = entries.binary_search_by(|probe| probe.key().cmp(key)).ok()?;
+        let Node::Leaf { entries, size } = self else {
+            panic!("leaf_remove on a branch")
+        };
+        let index = entries
+            .binary_search_by(|probe| probe.key().cmp(key))
+            .ok()?;
         let old = entries.remove(index);
         *size -= old.size();
         Some(old)
@@ -180,13 +241,22 @@ impl Node {
 
     /// Branch: sets the child at `index`.
     pub fn set_child(&mut self, index: usize, child: PageId) {
-        let Node::Branch { children, .. } = self else { panic!("set_child on a leaf") };
+        let Node::Branch { children, .. } = self else {
+            panic!("set_child on a leaf")
+        };
         children[index] = child;
     }
 
     /// Branch: inserts child `child` with lowest key `key` at `index` (> 0).
     pub fn insert_child(&mut self, index: usize, key: Box<[u8]>, child: PageId) {
-        let Node::Branch { keys, children, size } = self else { panic!("insert_child on a leaf") };
+        let Node::Branch {
+            keys,
+            children,
+            size,
+        } = self
+        else {
+            panic!("insert_child on a leaf")
+        };
         debug_assert!(index > 0);
         *size += branch_cell_size(key.len());
         keys.insert(index, key);
@@ -195,7 +265,14 @@ impl Node {
 
     /// Branch: removes child `index` (> 0) and its key.
     pub fn remove_child(&mut self, index: usize) -> PageId {
-        let Node::Branch { keys, children, size } = self else { panic!("remove_child on a leaf") };
+        let Node::Branch {
+            keys,
+            children,
+            size,
+        } = self
+        else {
+            panic!("remove_child on a leaf")
+        };
         debug_assert!(index > 0);
         let key = keys.remove(index);
         *size -= branch_cell_size(key.len());
@@ -204,7 +281,9 @@ impl Node {
 
     /// Branch: replaces the key of child `index` (> 0).
     pub fn set_key(&mut self, index: usize, key: Box<[u8]>) {
-        let Node::Branch { keys, size, .. } = self else { panic!("set_key on a leaf") };
+        let Node::Branch { keys, size, .. } = self else {
+            panic!("set_key on a leaf")
+        };
         debug_assert!(index > 0);
         *size = *size - branch_cell_size(keys[index].len()) + branch_cell_size(key.len());
         keys[index] = key;
@@ -212,7 +291,9 @@ impl Node {
 
     /// Branch: the key of child `index`.
     pub fn key_of_child(&self, index: usize) -> &[u8] {
-        let Node::Branch { keys, .. } = self else { panic!("key_of_child on a leaf") };
+        let Node::Branch { keys, .. } = self else {
+            panic!("key_of_child on a leaf")
+        };
         &keys[index]
     }
 }
@@ -220,7 +301,11 @@ impl Node {
 /// The index that splits cells of `sizes` into two halves of most even byte counts,
 /// leaving at least one cell on each side.
 fn split_index(sizes: &[usize]) -> usize {
-    assert!(sizes.len() >= 2, "split of a node with {} cells", sizes.len());
+    assert!(
+        sizes.len() >= 2,
+        "split of a node with {} cells",
+        sizes.len()
+    );
     let total: usize = sizes.iter().sum();
     let mut left = 0;
     let mut best = (usize::MAX, 1);
@@ -291,7 +376,9 @@ impl<'a> NodeRef<'a> {
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
         match self {
             NodeRef::Page(page) => page.search(key),
-            NodeRef::Dirty(Node::Leaf { entries, .. }) => entries.binary_search_by(|e| e.key().cmp(key)),
+            NodeRef::Dirty(Node::Leaf { entries, .. }) => {
+                entries.binary_search_by(|e| e.key().cmp(key))
+            }
             NodeRef::Dirty(Node::Branch { .. }) => panic!("search of a branch"),
         }
     }
@@ -314,9 +401,17 @@ mod tests {
 
     #[test]
     fn shortest_separator_sits_between_its_keys() {
-        for (left, right) in [(&b"abc"[..], &b"abd"[..]), (b"ab", b"abzz"), (b"", b"a"), (b"a", b"b123")] {
+        for (left, right) in [
+            (&b"abc"[..], &b"abd"[..]),
+            (b"ab", b"abzz"),
+            (b"", b"a"),
+            (b"a", b"b123"),
+        ] {
             let separator = shortest_separator(left, right);
-            assert!(left < &separator[..] && &separator[..] <= right, "{left:?} {right:?} {separator:?}");
+            assert!(
+                left < &separator[..] && &separator[..] <= right,
+                "{left:?} {right:?} {separator:?}"
+            );
         }
         assert_eq!(&*shortest_separator(b"apple", b"banana"), b"b");
     }

@@ -42,7 +42,9 @@ impl<'a> Source<'a> {
     pub fn value(&self, value: CellValue<'a>) -> Result<Value<'a>> {
         match value {
             CellValue::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
-            CellValue::Overflow { first_page, len } => Ok(Cow::Owned(self.view().read_overflow(first_page, len as usize)?)),
+            CellValue::Overflow { first_page, len } => Ok(Cow::Owned(
+                self.view().read_overflow(first_page, len as usize)?,
+            )),
         }
     }
 
@@ -59,7 +61,10 @@ impl<'a> Source<'a> {
             }
             page_id = node.child(node.child_index(key));
         }
-        Err(self.view().corrupt(page_id, format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle")))
+        Err(self.view().corrupt(
+            page_id,
+            format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
+        ))
     }
 
     /// The value stored under `key` in the tree at `root`.

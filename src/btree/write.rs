@@ -15,7 +15,10 @@ use parking_lot::MutexGuard;
 use super::node::{LeafEntry, Node, NodeRef};
 use crate::format::node::{leaf_cell_size, CellValue};
 use crate::format::overflow;
-use crate::limits::{LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX};
+use crate::limits::{
+    LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE,
+    TREE_DEPTH_MAX,
+};
 use crate::pager::{FreeState, Pager, View};
 use crate::{PageId, Result, TxnId};
 
@@ -30,8 +33,18 @@ pub struct TreeWriter<'db> {
 
 impl<'db> TreeWriter<'db> {
     /// A writer for txn `txn_id`, holding the writer slot `free`.
-    pub fn new(pager: &'db Pager, free: MutexGuard<'db, FreeState>, txn_id: TxnId) -> TreeWriter<'db> {
-        TreeWriter { pager, view: pager.view(), dirty: HashMap::new(), free, txn_id }
+    pub fn new(
+        pager: &'db Pager,
+        free: MutexGuard<'db, FreeState>,
+        txn_id: TxnId,
+    ) -> TreeWriter<'db> {
+        TreeWriter {
+            pager,
+            view: pager.view(),
+            dirty: HashMap::new(),
+            free,
+            txn_id,
+        }
     }
 
     pub fn view(&self) -> &View {
@@ -106,7 +119,9 @@ impl<'db> TreeWriter<'db> {
         if leaf_cell_size(key.len(), &CellValue::Inline(value)) <= LEAF_CELL_INLINE_SIZE_MAX {
             return Ok(LeafEntry::new(key, CellValue::Inline(value)));
         }
-        let first_page = self.free.allocate_run(overflow::page_count_for(value.len()));
+        let first_page = self
+            .free
+            .allocate_run(overflow::page_count_for(value.len()));
         self.cover_allocations()?;
         let mut page = vec![0u8; PAGE_SIZE];
         for (index, chunk) in value.chunks(OVERFLOW_PAYLOAD_SIZE).enumerate() {
@@ -118,7 +133,13 @@ impl<'db> TreeWriter<'db> {
             overflow::encode(&mut page, first_page, self.txn_id, &[]);
             self.pager.write_page(first_page, &page)?;
         }
-        Ok(LeafEntry::new(key, CellValue::Overflow { first_page, len: value.len() as u32 }))
+        Ok(LeafEntry::new(
+            key,
+            CellValue::Overflow {
+                first_page,
+                len: value.len() as u32,
+            },
+        ))
     }
 
     /// Puts `key = value` into the tree at `root`. Returns the new root and whether an
@@ -137,7 +158,12 @@ impl<'db> TreeWriter<'db> {
         Ok((self.fix_root(root)?, old.is_some()))
     }
 
-    fn put_into(&mut self, page_id: PageId, entry: LeafEntry, depth: usize) -> Result<(PageId, Option<LeafEntry>)> {
+    fn put_into(
+        &mut self,
+        page_id: PageId,
+        entry: LeafEntry,
+        depth: usize,
+    ) -> Result<(PageId, Option<LeafEntry>)> {
         self.check_depth(page_id, depth)?;
         let page_id = self.make_dirty(page_id)?;
         let node = self.dirty_node(page_id);
@@ -154,7 +180,10 @@ impl<'db> TreeWriter<'db> {
 
     /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
     pub fn delete(&mut self, root: PageId, key: &[u8]) -> Result<(PageId, bool)> {
-        if super::search::Source::Writer(self).find(root, key)?.is_none() {
+        if super::search::Source::Writer(self)
+            .find(root, key)?
+            .is_none()
+        {
             return Ok((root, false));
         }
         let (root, old) = self.delete_from(root, key, 0)?;
@@ -163,7 +192,12 @@ impl<'db> TreeWriter<'db> {
         Ok((self.fix_root(root)?, true))
     }
 
-    fn delete_from(&mut self, page_id: PageId, key: &[u8], depth: usize) -> Result<(PageId, Option<LeafEntry>)> {
+    fn delete_from(
+        &mut self,
+        page_id: PageId,
+        key: &[u8],
+        depth: usize,
+    ) -> Result<(PageId, Option<LeafEntry>)> {
         self.check_depth(page_id, depth)?;
         let page_id = self.make_dirty(page_id)?;
         let node = self.dirty_node(page_id);
@@ -180,7 +214,10 @@ impl<'db> TreeWriter<'db> {
 
     fn check_depth(&self, page_id: PageId, depth: usize) -> Result<()> {
         if depth >= TREE_DEPTH_MAX {
-            return Err(self.view.corrupt(page_id, format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle")));
+            return Err(self.view.corrupt(
+                page_id,
+                format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
+            ));
         }
         Ok(())
     }
@@ -194,7 +231,8 @@ impl<'db> TreeWriter<'db> {
             assert!(right.size() <= PAGE_SIZE && self.dirty[&child].size() <= PAGE_SIZE);
             let right_id = self.allocate()?;
             self.dirty.insert(right_id, right);
-            self.dirty_node(parent).insert_child(index + 1, separator, right_id);
+            self.dirty_node(parent)
+                .insert_child(index + 1, separator, right_id);
         } else if size - PAGE_HEADER_SIZE < NODE_FILL_MIN && self.dirty[&parent].count() > 1 {
             self.rebalance(parent, index)?;
         }
@@ -204,7 +242,11 @@ impl<'db> TreeWriter<'db> {
     /// Merges child `index` with a sibling, or shares their entries evenly if both do not
     /// fit in one page.
     fn rebalance(&mut self, parent: PageId, index: usize) -> Result<()> {
-        let (left_index, right_index) = if index > 0 { (index - 1, index) } else { (index, index + 1) };
+        let (left_index, right_index) = if index > 0 {
+            (index - 1, index)
+        } else {
+            (index, index + 1)
+        };
         let mut ids = [0; 2];
         for (slot, child_index) in [left_index, right_index].into_iter().enumerate() {
             let child = NodeRef::Dirty(&self.dirty[&parent]).child(child_index);
@@ -229,13 +271,18 @@ impl<'db> TreeWriter<'db> {
     /// Grows or shrinks the tree at its root after a change; returns the root (0 = empty).
     fn fix_root(&mut self, mut root: PageId) -> Result<PageId> {
         loop {
-            let Some(node) = self.dirty.get(&root) else { return Ok(root) };
+            let Some(node) = self.dirty.get(&root) else {
+                return Ok(root);
+            };
             if node.size() > PAGE_SIZE {
                 let (separator, right) = self.dirty_node(root).split();
                 let right_id = self.allocate()?;
                 self.dirty.insert(right_id, right);
                 let new_root = self.allocate()?;
-                self.dirty.insert(new_root, Node::branch(vec![Box::default(), separator], vec![root, right_id]));
+                self.dirty.insert(
+                    new_root,
+                    Node::branch(vec![Box::default(), separator], vec![root, right_id]),
+                );
                 root = new_root;
             } else if node.count() == 0 {
                 self.free_page(root);

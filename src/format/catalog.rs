@@ -36,6 +36,10 @@ impl Descriptor {
         if bytes.len() != DESCRIPTOR_SIZE || read_u32(bytes, 4) != 0 {
             return None;
         }
-        Some(Descriptor { id: read_u32(bytes, 0), root: read_u64(bytes, 8), len: read_u64(bytes, 16) })
+        Some(Descriptor {
+            id: read_u32(bytes, 0),
+            root: read_u64(bytes, 8),
+            len: read_u64(bytes, 16),
+        })
     }
 }

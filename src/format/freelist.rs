@@ -17,7 +17,14 @@ pub const IDS_PER_PAGE: usize = (PAGE_SIZE - OFFSET_IDS) / 8;
 pub fn encode(page: &mut [u8], page_id: PageId, txn_id: TxnId, next: PageId, ids: &[PageId]) {
     assert!(ids.len() <= IDS_PER_PAGE);
     page.fill(0);
-    write_header(page, PageKind::Freelist, ids.len() as u16, page_id, txn_id, 0);
+    write_header(
+        page,
+        PageKind::Freelist,
+        ids.len() as u16,
+        page_id,
+        txn_id,
+        0,
+    );
     write_u64(page, OFFSET_NEXT, next);
     for (index, id) in ids.iter().enumerate() {
         write_u64(page, OFFSET_IDS + index * 8, *id);

@@ -149,7 +149,10 @@ impl Meta {
 
     fn check(&self) -> Result<(), MetaFault> {
         if self.page_count < 2 {
-            return Err(MetaFault::Invalid(format!("page count {} is below 2", self.page_count)));
+            return Err(MetaFault::Invalid(format!(
+                "page count {} is below 2",
+                self.page_count
+            )));
         }
         for (name, page) in [
             ("default root", self.default_root),

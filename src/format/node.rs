@@ -12,7 +12,9 @@
 
 use std::cmp::Ordering;
 
-use super::page::{read_u16, read_u32, read_u64, write_header, write_u16, write_u32, write_u64, PageKind};
+use super::page::{
+    read_u16, read_u32, read_u64, write_header, write_u16, write_u32, write_u64, PageKind,
+};
 use crate::limits::{KEY_SIZE_MAX, PAGE_HEADER_SIZE, PAGE_SIZE, VALUE_SIZE_MAX};
 use crate::{PageId, TxnId};
 
@@ -67,7 +69,11 @@ pub fn encode_leaf<'a>(
     write_header(page, PageKind::Leaf, count as u16, page_id, txn_id, 0);
     let mut cell_offset = PAGE_HEADER_SIZE + count * SLOT_SIZE;
     for (index, (key, value)) in cells.enumerate() {
-        write_u16(page, PAGE_HEADER_SIZE + index * SLOT_SIZE, cell_offset as u16);
+        write_u16(
+            page,
+            PAGE_HEADER_SIZE + index * SLOT_SIZE,
+            cell_offset as u16,
+        );
         write_u16(page, cell_offset, key.len() as u16);
         let body = cell_offset + LEAF_CELL_HEADER_SIZE;
         page[body..body + key.len()].copy_from_slice(key);
@@ -104,7 +110,11 @@ pub fn encode_branch<'a>(
     let mut cell_offset = PAGE_HEADER_SIZE + count * SLOT_SIZE;
     for (index, (key, child)) in cells.enumerate() {
         let key: &[u8] = if index == 0 { &[] } else { key };
-        write_u16(page, PAGE_HEADER_SIZE + index * SLOT_SIZE, cell_offset as u16);
+        write_u16(
+            page,
+            PAGE_HEADER_SIZE + index * SLOT_SIZE,
+            cell_offset as u16,
+        );
         write_u16(page, cell_offset, key.len() as u16);
         write_u64(page, cell_offset + 2, child);
         let body = cell_offset + BRANCH_CELL_HEADER_SIZE;
@@ -125,7 +135,11 @@ pub struct NodePage<'a> {
 
 impl<'a> NodePage<'a> {
     /// An empty leaf borrowing nothing, for initialising fixed arrays.
-    pub const EMPTY: NodePage<'static> = NodePage { bytes: &[], leaf: true, count: 0 };
+    pub const EMPTY: NodePage<'static> = NodePage {
+        bytes: &[],
+        leaf: true,
+        count: 0,
+    };
 
     /// Wraps a page whose header verified; call [`NodePage::check`] before trusting it.
     pub fn new(bytes: &'a [u8], leaf: bool) -> NodePage<'a> {
@@ -164,7 +178,12 @@ impl<'a> NodePage<'a> {
     pub fn key(&self, index: usize) -> &'a [u8] {
         let cell = self.cell(index);
         let key_len = read_u16(self.bytes, cell) as usize;
-        let start = cell + if self.leaf { LEAF_CELL_HEADER_SIZE } else { BRANCH_CELL_HEADER_SIZE };
+        let start = cell
+            + if self.leaf {
+                LEAF_CELL_HEADER_SIZE
+            } else {
+                BRANCH_CELL_HEADER_SIZE
+            };
         &self.bytes[start..start + key_len]
     }
 
@@ -176,7 +195,10 @@ impl<'a> NodePage<'a> {
         let len = read_u32(self.bytes, cell + 3);
         let payload = cell + LEAF_CELL_HEADER_SIZE + key_len;
         if self.bytes[cell + 2] == VALUE_KIND_OVERFLOW {
-            CellValue::Overflow { first_page: read_u64(self.bytes, payload), len }
+            CellValue::Overflow {
+                first_page: read_u64(self.bytes, payload),
+                len,
+            }
         } else {
             CellValue::Inline(&self.bytes[payload..payload + len as usize])
         }
@@ -227,15 +249,23 @@ impl<'a> NodePage<'a> {
         if !self.leaf && self.count == 0 {
             return Err("branch page has no children".into());
         }
-        let header_size = if self.leaf { LEAF_CELL_HEADER_SIZE } else { BRANCH_CELL_HEADER_SIZE };
+        let header_size = if self.leaf {
+            LEAF_CELL_HEADER_SIZE
+        } else {
+            BRANCH_CELL_HEADER_SIZE
+        };
         for index in 0..self.count {
             let cell = self.cell(index);
             if cell < slots_end || cell + header_size > PAGE_SIZE {
-                return Err(format!("slot {index} points to offset {cell}, outside the cell area"));
+                return Err(format!(
+                    "slot {index} points to offset {cell}, outside the cell area"
+                ));
             }
             let key_len = read_u16(self.bytes, cell) as usize;
             if key_len > KEY_SIZE_MAX {
-                return Err(format!("slot {index}: key length {key_len} exceeds {KEY_SIZE_MAX}"));
+                return Err(format!(
+                    "slot {index}: key length {key_len} exceeds {KEY_SIZE_MAX}"
+                ));
             }
             let mut end = cell + header_size + key_len;
             if self.leaf {
@@ -245,7 +275,9 @@ impl<'a> NodePage<'a> {
                     VALUE_KIND_INLINE => len,
                     VALUE_KIND_OVERFLOW if len <= VALUE_SIZE_MAX => 8,
                     VALUE_KIND_OVERFLOW => {
-                        return Err(format!("slot {index}: value length {len} exceeds {VALUE_SIZE_MAX}"))
+                        return Err(format!(
+                            "slot {index}: value length {len} exceeds {VALUE_SIZE_MAX}"
+                        ))
                     }
                     other => return Err(format!("slot {index}: unknown value kind {other}")),
                 };
@@ -253,7 +285,9 @@ impl<'a> NodePage<'a> {
                 return Err("branch cell 0 has a key".into());
             }
             if end > PAGE_SIZE {
-                return Err(format!("slot {index}: cell at {cell} runs past the page end"));
+                return Err(format!(
+                    "slot {index}: cell at {cell} runs past the page end"
+                ));
             }
             let order_from = if self.leaf { 1 } else { 2 };
             if index >= order_from && self.key(index - 1) >= self.key(index) {

@@ -15,7 +15,14 @@ pub fn page_count_for(len: usize) -> u64 {
 pub fn encode(page: &mut [u8], page_id: PageId, txn_id: TxnId, chunk: &[u8]) {
     debug_assert!(chunk.len() <= OVERFLOW_PAYLOAD_SIZE);
     page.fill(0);
-    write_header(page, PageKind::Overflow, 0, page_id, txn_id, chunk.len() as u32);
+    write_header(
+        page,
+        PageKind::Overflow,
+        0,
+        page_id,
+        txn_id,
+        chunk.len() as u32,
+    );
     page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
     super::page::seal(page);
 }

@@ -136,7 +136,14 @@ impl PageHeader {
 }
 
 /// Writes the header fields (checksum left zero; see [`seal`]).
-pub fn write_header(page: &mut [u8], kind: PageKind, count: u16, page_id: PageId, txn_id: TxnId, aux: u32) {
+pub fn write_header(
+    page: &mut [u8],
+    kind: PageKind,
+    count: u16,
+    page_id: PageId,
+    txn_id: TxnId,
+    aux: u32,
+) {
     page[OFFSET_MAGIC..OFFSET_MAGIC + 4].copy_from_slice(&PAGE_MAGIC);
     page[OFFSET_KIND] = kind as u8;
     page[OFFSET_FLAGS] = 0;
@@ -190,9 +197,14 @@ impl std::fmt::Display for PageFault {
         match self {
             PageFault::BadMagic => write!(f, "no page magic (zeroed or foreign bytes)"),
             PageFault::BadChecksum { stored, computed } => {
-                write!(f, "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
-            PageFault::WrongPageId { found } => write!(f, "header names page {found} (misdirected write)"),
+            PageFault::WrongPageId { found } => {
+                write!(f, "header names page {found} (misdirected write)")
+            }
             PageFault::WrongKind { found } => match PageKind::from_byte(*found) {
                 Some(kind) => write!(f, "unexpected page kind {}", kind.name()),
                 None => write!(f, "unknown page kind byte {found}"),
@@ -209,10 +221,15 @@ pub fn verify(page: &[u8], page_id: PageId) -> Result<PageHeader, PageFault> {
     let header = PageHeader::decode(page);
     let computed = checksum(page);
     if computed != header.checksum {
-        return Err(PageFault::BadChecksum { stored: header.checksum, computed });
+        return Err(PageFault::BadChecksum {
+            stored: header.checksum,
+            computed,
+        });
     }
     if header.page_id != page_id {
-        return Err(PageFault::WrongPageId { found: header.page_id });
+        return Err(PageFault::WrongPageId {
+            found: header.page_id,
+        });
     }
     if PageKind::from_byte(header.kind).is_none() {
         return Err(PageFault::WrongKind { found: header.kind });
@@ -231,7 +248,10 @@ mod tests {
         page[100] = 0xAB;
         seal(&mut page);
         let header = verify(&page, 42).unwrap();
-        assert_eq!((header.kind, header.count, header.txn_id, header.aux), (3, 3, 7, 9));
+        assert_eq!(
+            (header.kind, header.count, header.txn_id, header.aux),
+            (3, 3, 7, 9)
+        );
         for bit in [0usize, 8 * 24 + 1, 8 * 100, 8 * (PAGE_SIZE - 1) + 7] {
             let mut damaged = page.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);

@@ -51,19 +51,32 @@ impl MmapIo {
     /// Wraps an open, locked page file.
     pub fn new(file: File, path: PathBuf) -> Result<MmapIo> {
         let view = Self::map(&file, &path)?;
-        Ok(MmapIo { file, path, map: Mutex::new(Arc::new(view)) })
+        Ok(MmapIo {
+            file,
+            path,
+            map: Mutex::new(Arc::new(view)),
+        })
     }
 
     fn map(file: &File, path: &Path) -> Result<MapView> {
-        let len = file.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(path, "stat", e))?
+            .len();
         let page_count = len / PAGE_SIZE as u64;
         if page_count == 0 {
-            return Ok(MapView { map: None, page_count: 0 });
+            return Ok(MapView {
+                map: None,
+                page_count: 0,
+            });
         }
         // SAFETY: the file is locked exclusively by this process and never truncated while
         // mapped; the store writes only pages no reader of the map can be looking at.
         let map = unsafe { Mmap::map(file) }.map_err(|e| Error::io(path, "mmap", e))?;
-        Ok(MapView { map: Some(map), page_count })
+        Ok(MapView {
+            map: Some(map),
+            page_count,
+        })
     }
 }
 
@@ -83,7 +96,9 @@ impl PageIo for MmapIo {
             return Ok(());
         }
         let step = (have / 4).clamp(GROW_STEP_MIN_PAGES, GROW_STEP_MAX_PAGES);
-        let target = page_count.max(have + step).next_multiple_of(GROW_STEP_MIN_PAGES);
+        let target = page_count
+            .max(have + step)
+            .next_multiple_of(GROW_STEP_MIN_PAGES);
         self.file
             .set_len(target * PAGE_SIZE as u64)
             .map_err(|e| Error::io(&self.path, format!("grow to {target} pages"), e))?;
@@ -99,6 +114,8 @@ impl PageIo for MmapIo {
     }
 
     fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(&self.path, "fdatasync", e))
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.path, "fdatasync", e))
     }
 }

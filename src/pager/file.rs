@@ -49,11 +49,19 @@ impl Pager {
         let path = dir.join(PAGE_FILE_NAME);
         if !path.exists() {
             if !create {
-                return Err(Error::io(&path, "open", std::io::ErrorKind::NotFound.into()));
+                return Err(Error::io(
+                    &path,
+                    "open",
+                    std::io::ErrorKind::NotFound.into(),
+                ));
             }
             create_file(dir, &path)?;
         }
-        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| Error::io(&path, "open", e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, "open", e))?;
         lock(&file, &path)?;
         let io = MmapIo::new(file, path.clone())?;
         Self::from_io(Box::new(io))
@@ -78,7 +86,12 @@ impl Pager {
         }
         let (ids, chain) = load_freelist(&view, &meta)?;
         let free = FreeState::loaded(meta.page_count, ids, chain);
-        let pager = Pager { io, path, view: RwLock::new(view), poisoned: Mutex::new(None) };
+        let pager = Pager {
+            io,
+            path,
+            view: RwLock::new(view),
+            poisoned: Mutex::new(None),
+        };
         Ok(Opened { pager, meta, free })
     }
 
@@ -95,7 +108,10 @@ impl Pager {
     /// Fails with [`Error::Poisoned`] after a failed sync.
     pub fn check_poisoned(&self) -> Result<()> {
         match &*self.poisoned.lock() {
-            Some(detail) => Err(Error::Poisoned { path: self.path.to_path_buf(), detail: detail.clone() }),
+            Some(detail) => Err(Error::Poisoned {
+                path: self.path.to_path_buf(),
+                detail: detail.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -141,8 +157,12 @@ impl Pager {
 
 fn lock(file: &File, path: &Path) -> Result<()> {
     fs2::FileExt::try_lock_exclusive(file).map_err(|error| {
-        if error.kind() == fs2::lock_contended_error().kind() || error.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked { path: path.to_path_buf() }
+        if error.kind() == fs2::lock_contended_error().kind()
+            || error.kind() == std::io::ErrorKind::WouldBlock
+        {
+            Error::Locked {
+                path: path.to_path_buf(),
+            }
         } else {
             Error::io(path, "lock", error)
         }
@@ -153,7 +173,12 @@ fn new_database_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     for half in id.chunks_mut(8) {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
         hasher.write_u32(std::process::id());
         half.copy_from_slice(&hasher.finish().to_le_bytes());
     }
@@ -182,9 +207,12 @@ fn create_file(dir: &Path, path: &Path) -> Result<()> {
         file.write_all_at(&meta.encode(slot), slot * PAGE_SIZE as u64)
             .map_err(|e| Error::io(&temporary, "write meta", e))?;
     }
-    file.sync_all().map_err(|e| Error::io(&temporary, "fsync", e))?;
+    file.sync_all()
+        .map_err(|e| Error::io(&temporary, "fsync", e))?;
     std::fs::rename(&temporary, path).map_err(|e| Error::io(path, "rename new page file", e))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, "fsync directory", e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, "fsync directory", e))
 }
 
 /// The decision table for the two meta slots.
@@ -197,28 +225,48 @@ fn choose_meta(view: &View) -> Result<Meta> {
         } else {
             format!("the file is {len} bytes, shorter than one page")
         };
-        return Err(Error::NotADatabase { path: path.to_path_buf(), detail });
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+            detail,
+        });
     }
     let slots: Vec<Result<Meta, String>> = (0..2).map(|slot| read_meta(view, slot)).collect();
     for slot in &slots {
         if let Err(fault) = slot {
             if let Some(found) = fault.strip_prefix("version ").and_then(|v| v.parse().ok()) {
-                return Err(Error::UnsupportedVersion { path: path.to_path_buf(), found, supported: FORMAT_VERSION });
+                return Err(Error::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                });
             }
         }
     }
-    let best = slots.iter().filter_map(|slot| slot.as_ref().ok()).max_by_key(|meta| meta.txn_id);
+    let best = slots
+        .iter()
+        .filter_map(|slot| slot.as_ref().ok())
+        .max_by_key(|meta| meta.txn_id);
     if let Some(meta) = best {
         return Ok(*meta);
     }
-    let faults: Vec<&String> = slots.iter().filter_map(|slot| slot.as_ref().err()).collect();
+    let faults: Vec<&String> = slots
+        .iter()
+        .filter_map(|slot| slot.as_ref().err())
+        .collect();
     if faults.iter().all(|fault| fault.starts_with("not ours")) {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
             detail: "neither page 0 nor page 1 is a NorthstarDB meta page".into(),
         });
     }
-    Err(Error::corrupt(path, None, format!("both meta pages are bad: page 0: {}; page 1: {}", faults[0], faults[1])))
+    Err(Error::corrupt(
+        path,
+        None,
+        format!(
+            "both meta pages are bad: page 0: {}; page 1: {}",
+            faults[0], faults[1]
+        ),
+    ))
 }
 
 /// One meta slot, or why it is unusable. "not ours" and "version N" are read by the caller.
@@ -250,10 +298,17 @@ fn load_freelist(view: &View, meta: &Meta) -> Result<(Vec<PageId>, Vec<PageId>)>
             return Err(view.corrupt(next, "freelist chain leaves the file or loops"));
         }
         let (bytes, header) = view.page(next, PageKind::Freelist)?;
-        let (following, page_ids) = freelist::decode(bytes, header.count).expect("checked freelist page");
+        let (following, page_ids) =
+            freelist::decode(bytes, header.count).expect("checked freelist page");
         for page_id in page_ids {
-            if page_id < 2 || page_id >= meta.page_count || ids.last().is_some_and(|last| *last >= page_id) {
-                return Err(view.corrupt(next, format!("freelist lists page {page_id} out of order or range")));
+            if page_id < 2
+                || page_id >= meta.page_count
+                || ids.last().is_some_and(|last| *last >= page_id)
+            {
+                return Err(view.corrupt(
+                    next,
+                    format!("freelist lists page {page_id} out of order or range"),
+                ));
             }
             ids.push(page_id);
         }
@@ -264,20 +319,36 @@ fn load_freelist(view: &View, meta: &Meta) -> Result<(Vec<PageId>, Vec<PageId>)>
         return Err(Error::corrupt(
             view.path(),
             None,
-            format!("freelist holds {} pages, meta of txn {} says {}", ids.len(), meta.txn_id, meta.free_count),
+            format!(
+                "freelist holds {} pages, meta of txn {} says {}",
+                ids.len(),
+                meta.txn_id,
+                meta.free_count
+            ),
         ));
     }
     Ok((ids, chain))
 }
 
 /// Writes the freelist chain planned for a commit.
-pub fn write_freelist(pager: &Pager, txn_id: u64, pages: &[PageId], ids: &[PageId]) -> Result<PageId> {
+pub fn write_freelist(
+    pager: &Pager,
+    txn_id: u64,
+    pages: &[PageId],
+    ids: &[PageId],
+) -> Result<PageId> {
     let mut buffer = vec![0u8; PAGE_SIZE];
     for (index, page_id) in pages.iter().enumerate() {
         let chunk_start = (index * freelist::IDS_PER_PAGE).min(ids.len());
         let chunk_end = (chunk_start + freelist::IDS_PER_PAGE).min(ids.len());
         let next = pages.get(index + 1).copied().unwrap_or(0);
-        freelist::encode(&mut buffer, *page_id, txn_id, next, &ids[chunk_start..chunk_end]);
+        freelist::encode(
+            &mut buffer,
+            *page_id,
+            txn_id,
+            next,
+            &ids[chunk_start..chunk_end],
+        );
         pager.write_page(*page_id, &buffer)?;
     }
     Ok(pages.first().copied().unwrap_or(0))

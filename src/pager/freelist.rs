@@ -43,7 +43,11 @@ pub struct FreelistPlan {
 
 impl FreeState {
     /// State after open: `free` ids from the persisted list, held in `freelist_pages`.
-    pub fn loaded(page_count: u64, free: impl IntoIterator<Item = PageId>, freelist_pages: Vec<PageId>) -> Self {
+    pub fn loaded(
+        page_count: u64,
+        free: impl IntoIterator<Item = PageId>,
+        freelist_pages: Vec<PageId>,
+    ) -> Self {
         FreeState {
             reusable: free.into_iter().collect(),
             page_count,
@@ -129,7 +133,10 @@ impl FreeState {
 
     /// Frees a page the current txn no longer references.
     pub fn free(&mut self, page_id: PageId) {
-        debug_assert!(page_id >= FIRST_DATA_PAGE && page_id < self.page_count, "free of page {page_id}");
+        debug_assert!(
+            page_id >= FIRST_DATA_PAGE && page_id < self.page_count,
+            "free of page {page_id}"
+        );
         if self.txn_allocated.remove(&page_id) {
             let fresh = self.reusable.insert(page_id);
             debug_assert!(fresh, "double free of page {page_id}");
@@ -219,7 +226,11 @@ mod tests {
         free.commit_txn(3);
         free.begin_txn(Some(2));
         assert_eq!(free.allocate(), 5);
-        assert_eq!(free.allocate(), 10, "page 7 is still visible to the reader at txn 2");
+        assert_eq!(
+            free.allocate(),
+            10,
+            "page 7 is still visible to the reader at txn 2"
+        );
         free.abort_txn();
         free.begin_txn(Some(3));
         assert_eq!(free.allocate(), 5);

@@ -24,7 +24,11 @@ pub struct View {
 }
 
 impl View {
-    pub(crate) fn new(pages: Arc<dyn PageView>, path: Arc<PathBuf>, previous: Option<&View>) -> View {
+    pub(crate) fn new(
+        pages: Arc<dyn PageView>,
+        path: Arc<PathBuf>,
+        previous: Option<&View>,
+    ) -> View {
         let words = pages.page_count().div_ceil(64) as usize;
         let verified: Box<[AtomicU64]> = (0..words)
             .map(|index| {
@@ -34,7 +38,11 @@ impl View {
                 AtomicU64::new(bits)
             })
             .collect();
-        View { pages, verified, path }
+        View {
+            pages,
+            verified,
+            path,
+        }
     }
 
     /// The page file's path.
@@ -79,7 +87,10 @@ impl View {
         let (bytes, header) = self.checked(page_id)?;
         if header.kind != kind as u8 {
             let found = PageKind::from_byte(header.kind).map_or("unknown", PageKind::name);
-            return Err(self.corrupt(page_id, format!("expected a {} page, found a {found} page", kind.name())));
+            return Err(self.corrupt(
+                page_id,
+                format!("expected a {} page, found a {found} page", kind.name()),
+            ));
         }
         Ok((bytes, header))
     }
@@ -90,21 +101,34 @@ impl View {
         match PageKind::from_byte(header.kind) {
             Some(PageKind::Leaf) => Ok(NodePage::new(bytes, true)),
             Some(PageKind::Branch) => Ok(NodePage::new(bytes, false)),
-            _ => Err(self.corrupt(page_id, format!("expected a leaf or branch page, found kind byte {}", header.kind))),
+            _ => Err(self.corrupt(
+                page_id,
+                format!(
+                    "expected a leaf or branch page, found kind byte {}",
+                    header.kind
+                ),
+            )),
         }
     }
 
     /// Checks page `page_id` fully, ignoring the cache, and returns its header.
     pub fn verify_page(&self, page_id: PageId) -> Result<PageHeader> {
         let bytes = self.bytes(page_id)?;
-        let header = page::verify(bytes, page_id).map_err(|fault| self.corrupt(page_id, fault.to_string()))?;
+        let header = page::verify(bytes, page_id)
+            .map_err(|fault| self.corrupt(page_id, fault.to_string()))?;
         check_structure(bytes, &header).map_err(|detail| self.corrupt(page_id, detail))?;
         Ok(header)
     }
 
     fn bytes(&self, page_id: PageId) -> Result<&[u8]> {
         self.pages.page(page_id).ok_or_else(|| {
-            self.corrupt(page_id, format!("page is past the end of the file ({} pages)", self.page_count()))
+            self.corrupt(
+                page_id,
+                format!(
+                    "page is past the end of the file ({} pages)",
+                    self.page_count()
+                ),
+            )
         })
     }
 
@@ -127,10 +151,15 @@ impl View {
             if header.aux as usize != want {
                 return Err(self.corrupt(
                     page_id,
-                    format!("overflow page carries {} bytes, expected {want}", header.aux),
+                    format!(
+                        "overflow page carries {} bytes, expected {want}",
+                        header.aux
+                    ),
                 ));
             }
-            value.extend_from_slice(overflow::payload(bytes, header.aux).expect("checked payload size"));
+            value.extend_from_slice(
+                overflow::payload(bytes, header.aux).expect("checked payload size"),
+            );
         }
         Ok(value)
     }
@@ -142,9 +171,10 @@ fn check_structure(bytes: &[u8], header: &PageHeader) -> Result<(), String> {
     match PageKind::from_byte(header.kind) {
         Some(PageKind::Leaf) => NodePage::new(bytes, true).check(),
         Some(PageKind::Branch) => NodePage::new(bytes, false).check(),
-        Some(PageKind::Overflow) if header.aux as usize > OVERFLOW_PAYLOAD_SIZE => {
-            Err(format!("overflow payload of {} bytes exceeds the page", header.aux))
-        }
+        Some(PageKind::Overflow) if header.aux as usize > OVERFLOW_PAYLOAD_SIZE => Err(format!(
+            "overflow payload of {} bytes exceeds the page",
+            header.aux
+        )),
         Some(PageKind::Freelist) if freelist::decode(bytes, header.count).is_none() => {
             Err(format!("freelist count {} exceeds a page", header.count))
         }

@@ -49,10 +49,15 @@ impl<'t> Keyspace<'t> {
     /// assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
     /// let last = txn.range("a"..="c")?.rev().next().transpose()?.map(|(k, _)| k.to_vec());
     /// assert_eq!(last, Some(b"c".to_vec()));
-    /// # Ok::<(), northstar::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn range<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<Range<'t>> {
-        Range::new(self.source, self.root, bound(range.start_bound()), bound(range.end_bound()))
+        Range::new(
+            self.source,
+            self.root,
+            bound(range.start_bound()),
+            bound(range.end_bound()),
+        )
     }
 
     /// Every entry, in key order.
@@ -111,7 +116,8 @@ impl<'db> KeyspaceMut<'_, 'db> {
 
     /// Stores `value` under `key`, replacing any previous value.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.txn.put_in(Some(&self.name), key.as_ref(), value.as_ref())
+        self.txn
+            .put_in(Some(&self.name), key.as_ref(), value.as_ref())
     }
 
     /// Removes `key`; returns whether it was present.

@@ -46,7 +46,11 @@ impl<'db> ReadTxn<'db> {
     }
 
     fn default_keyspace(&self) -> Keyspace<'_> {
-        Keyspace::new(Source::View(&self.view), self.meta.default_root, self.meta.default_len)
+        Keyspace::new(
+            Source::View(&self.view),
+            self.meta.default_root,
+            self.meta.default_len,
+        )
     }
 
     /// The named keyspace `name`. Errors with [`Error::KeyspaceNotFound`].
@@ -55,7 +59,11 @@ impl<'db> ReadTxn<'db> {
         let value = source.get(self.meta.catalog_root, name.as_bytes())?;
         let value = value.ok_or_else(|| Error::KeyspaceNotFound(name.to_string()))?;
         let descriptor = Descriptor::decode(&value).ok_or_else(|| {
-            Error::corrupt(self.view.path(), None, format!("catalog entry for keyspace {name:?} is malformed"))
+            Error::corrupt(
+                self.view.path(),
+                None,
+                format!("catalog entry for keyspace {name:?} is malformed"),
+            )
         })?;
         Ok(Keyspace::new(source, descriptor.root, descriptor.len))
     }
@@ -63,7 +71,10 @@ impl<'db> ReadTxn<'db> {
     /// Names of the named keyspaces, sorted.
     pub fn keyspaces(&self) -> Result<Vec<String>> {
         let catalog = Keyspace::new(Source::View(&self.view), self.meta.catalog_root, 0);
-        catalog.iter()?.map(|entry| entry.map(|(name, _)| String::from_utf8_lossy(name).into_owned())).collect()
+        catalog
+            .iter()?
+            .map(|entry| entry.map(|(name, _)| String::from_utf8_lossy(name).into_owned()))
+            .collect()
     }
 
     /// The value stored under `key`, borrowed from the file when stored inline.

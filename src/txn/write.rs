@@ -50,7 +50,10 @@ pub struct WriteTxn<'db> {
 
 fn check_key(key: &[u8]) -> Result<()> {
     if key.len() > KEY_SIZE_MAX {
-        return Err(Error::KeyTooLarge { len: key.len(), max: KEY_SIZE_MAX });
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: KEY_SIZE_MAX,
+        });
     }
     Ok(())
 }
@@ -61,7 +64,12 @@ impl<'db> WriteTxn<'db> {
             db,
             tree: TreeWriter::new(&db.pager, free, base.txn_id + 1),
             base,
-            default: KeyspaceState { id: 0, root: base.default_root, len: base.default_len, changed: false },
+            default: KeyspaceState {
+                id: 0,
+                root: base.default_root,
+                len: base.default_len,
+                changed: false,
+            },
             catalog_root: base.catalog_root,
             named: BTreeMap::new(),
             next_keyspace_id: base.next_keyspace_id,
@@ -102,10 +110,18 @@ impl<'db> WriteTxn<'db> {
         Keyspace::new(Source::Writer(&self.tree), state.root, state.len)
     }
 
-    pub(crate) fn put_in(&mut self, keyspace: Option<&str>, key: &[u8], value: &[u8]) -> Result<()> {
+    pub(crate) fn put_in(
+        &mut self,
+        keyspace: Option<&str>,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         check_key(key)?;
         if value.len() > VALUE_SIZE_MAX {
-            return Err(Error::ValueTooLarge { len: value.len(), max: VALUE_SIZE_MAX });
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: VALUE_SIZE_MAX,
+            });
         }
         let root = self.state(keyspace).root;
         let result = self.tree.put(root, key, value);
@@ -183,7 +199,11 @@ impl<'db> WriteTxn<'db> {
         match value {
             None => Ok(None),
             Some(bytes) => Descriptor::decode(&bytes).map(Some).ok_or_else(|| {
-                Error::corrupt(self.tree.view().path(), None, format!("catalog entry for keyspace {name:?} is malformed"))
+                Error::corrupt(
+                    self.tree.view().path(),
+                    None,
+                    format!("catalog entry for keyspace {name:?} is malformed"),
+                )
             }),
         }
     }
@@ -194,7 +214,12 @@ impl<'db> WriteTxn<'db> {
         }
         match self.catalog_entry(name)? {
             Some(descriptor) => {
-                let state = KeyspaceState { id: descriptor.id, root: descriptor.root, len: descriptor.len, changed: false };
+                let state = KeyspaceState {
+                    id: descriptor.id,
+                    root: descriptor.root,
+                    len: descriptor.len,
+                    changed: false,
+                };
                 self.named.insert(name.to_string(), state);
                 Ok(true)
             }
@@ -203,8 +228,14 @@ impl<'db> WriteTxn<'db> {
     }
 
     fn put_catalog(&mut self, name: &str, state: KeyspaceState) -> Result<()> {
-        let descriptor = Descriptor { id: state.id, root: state.root, len: state.len };
-        let result = self.tree.put(self.catalog_root, name.as_bytes(), &descriptor.encode());
+        let descriptor = Descriptor {
+            id: state.id,
+            root: state.root,
+            len: state.len,
+        };
+        let result = self
+            .tree
+            .put(self.catalog_root, name.as_bytes(), &descriptor.encode());
         self.catalog_root = self.guard(result)?.0;
         Ok(())
     }
@@ -219,7 +250,12 @@ impl<'db> WriteTxn<'db> {
         if self.load_keyspace(name)? {
             return Err(Error::KeyspaceExists(name.to_string()));
         }
-        let state = KeyspaceState { id: self.next_keyspace_id, root: 0, len: 0, changed: false };
+        let state = KeyspaceState {
+            id: self.next_keyspace_id,
+            root: 0,
+            len: 0,
+            changed: false,
+        };
         self.next_keyspace_id += 1;
         self.put_catalog(name, state)?;
         self.named.insert(name.to_string(), state);
@@ -232,7 +268,10 @@ impl<'db> WriteTxn<'db> {
         if !self.guard(result)? {
             return Err(Error::KeyspaceNotFound(name.to_string()));
         }
-        Ok(KeyspaceMut { txn: self, name: name.to_string() })
+        Ok(KeyspaceMut {
+            txn: self,
+            name: name.to_string(),
+        })
     }
 
     /// Deletes the named keyspace and every entry in it; returns whether it existed.
@@ -252,7 +291,10 @@ impl<'db> WriteTxn<'db> {
     /// Names of the named keyspaces as this txn sees them, sorted.
     pub fn keyspaces(&self) -> Result<Vec<String>> {
         let catalog = Keyspace::new(Source::Writer(&self.tree), self.catalog_root, 0);
-        catalog.iter()?.map(|entry| entry.map(|(name, _)| String::from_utf8_lossy(name).into_owned())).collect()
+        catalog
+            .iter()?
+            .map(|entry| entry.map(|(name, _)| String::from_utf8_lossy(name).into_owned()))
+            .collect()
     }
 
     /// Makes the txn's changes durable and visible; returns the new txn id. A txn that
@@ -265,7 +307,9 @@ impl<'db> WriteTxn<'db> {
             return Err(Error::Io {
                 path: self.tree.view().path().to_path_buf(),
                 op: "commit".into(),
-                source: std::io::Error::other(format!("an earlier operation of this txn failed: {detail}")),
+                source: std::io::Error::other(format!(
+                    "an earlier operation of this txn failed: {detail}"
+                )),
             });
         }
         if !self.tree.is_dirty() {
@@ -277,14 +321,23 @@ impl<'db> WriteTxn<'db> {
         self.db.publish(meta);
         if self.db.options.verify_every_commit {
             let report = check_database(&self.db.pager.view(), &meta);
-            assert!(report.is_ok(), "validator after commit of txn {}: {:?}", meta.txn_id, report.problems);
+            assert!(
+                report.is_ok(),
+                "validator after commit of txn {}: {:?}",
+                meta.txn_id,
+                report.problems
+            );
         }
         Ok(meta.txn_id)
     }
 
     fn write_commit(&mut self) -> Result<Meta> {
-        let changed: Vec<(String, KeyspaceState)> =
-            self.named.iter().filter(|(_, state)| state.changed).map(|(name, state)| (name.clone(), *state)).collect();
+        let changed: Vec<(String, KeyspaceState)> = self
+            .named
+            .iter()
+            .filter(|(_, state)| state.changed)
+            .map(|(name, state)| (name.clone(), *state))
+            .collect();
         for (name, state) in changed {
             self.put_catalog(&name, state)?;
         }
