@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use crate::format::node::{
     branch_cell_size, encode_branch, encode_leaf, leaf_cell_size, CellValue, NodePage,
 };
-use crate::limits::PAGE_HEADER_SIZE;
+use crate::limits::{NODE_FILL_MIN, PAGE_BODY_SIZE, PAGE_HEADER_SIZE};
 use crate::{PageId, TxnId};
 
 /// One leaf entry: key and inline value in one allocation, or key and overflow reference.
@@ -138,15 +138,17 @@ impl Node {
     }
 
     /// Splits an overfull node in two by bytes; returns the separator (lowest key of the
-    /// right half, shortened for leaves) and the right half.
-    pub fn split(&mut self) -> (Box<[u8]>, Node) {
+    /// right half, shortened for leaves) and the right half. When `appending` (the node
+    /// grew at its end, as in ascending inserts), the right half gets just enough to meet
+    /// the minimum fill, so ascending loads leave pages about three quarters full.
+    pub fn split(&mut self, appending: bool) -> (Box<[u8]>, Node) {
         let sizes: Vec<usize> = match self {
             Node::Leaf { entries, .. } => entries.iter().map(LeafEntry::size).collect(),
             Node::Branch { keys, .. } => {
                 keys.iter().map(|key| branch_cell_size(key.len())).collect()
             }
         };
-        let at = split_index(&sizes);
+        let at = split_index(&sizes, appending);
         match self {
             Node::Leaf { entries, .. } => {
                 let right = entries.split_off(at);
@@ -207,8 +209,8 @@ impl Node {
         }
     }
 
-    /// Leaf: inserts or replaces; returns the replaced entry.
-    pub fn leaf_upsert(&mut self, entry: LeafEntry) -> Option<LeafEntry> {
+    /// Leaf: inserts or replaces; returns the replaced entry and the entry's index.
+    pub fn leaf_upsert(&mut self, entry: LeafEntry) -> (Option<LeafEntry>, usize) {
         let Node::Leaf { entries, size } = self else {
             panic!("leaf_upsert on a branch")
         };
@@ -217,11 +219,11 @@ impl Node {
             Ok(index) => {
                 let old = std::mem::replace(&mut entries[index], entry);
                 *size -= old.size();
-                Some(old)
+                (Some(old), index)
             }
             Err(index) => {
                 entries.insert(index, entry);
-                None
+                (None, index)
             }
         }
     }
@@ -298,15 +300,28 @@ impl Node {
     }
 }
 
-/// The index that splits cells of `sizes` into two halves of most even byte counts,
-/// leaving at least one cell on each side.
-fn split_index(sizes: &[usize]) -> usize {
+/// The index that splits cells of `sizes` into two halves of most even byte counts, or,
+/// when `appending`, with the smallest right half that meets [`NODE_FILL_MIN`]; at least
+/// one cell on each side.
+fn split_index(sizes: &[usize], appending: bool) -> usize {
     assert!(
         sizes.len() >= 2,
         "split of a node with {} cells",
         sizes.len()
     );
     let total: usize = sizes.iter().sum();
+    if appending {
+        let mut right = 0;
+        for index in (1..sizes.len()).rev() {
+            right += sizes[index];
+            if right >= NODE_FILL_MIN {
+                if total - right <= PAGE_BODY_SIZE {
+                    return index;
+                }
+                break;
+            }
+        }
+    }
     let mut left = 0;
     let mut best = (usize::MAX, 1);
     for (index, size) in sizes.iter().enumerate().take(sizes.len() - 1) {
@@ -418,8 +433,16 @@ mod tests {
 
     #[test]
     fn split_balances_bytes() {
-        assert_eq!(split_index(&[10, 10, 10, 10]), 2);
-        assert_eq!(split_index(&[100, 1, 1, 1]), 1);
-        assert_eq!(split_index(&[1, 1]), 1);
+        assert_eq!(split_index(&[10, 10, 10, 10], false), 2);
+        assert_eq!(split_index(&[100, 1, 1, 1], false), 1);
+        assert_eq!(split_index(&[1, 1], false), 1);
+    }
+
+    #[test]
+    fn appending_split_leaves_a_minimal_right_half() {
+        let sizes = vec![100; 170];
+        let at = split_index(&sizes, true);
+        let right: usize = sizes[at..].iter().sum();
+        assert!(right >= NODE_FILL_MIN && right < NODE_FILL_MIN + 100);
     }
 }

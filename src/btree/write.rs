@@ -151,31 +151,36 @@ impl<'db> TreeWriter<'db> {
             self.dirty.insert(page_id, Node::leaf_from(vec![entry]));
             return Ok((page_id, false));
         }
-        let (root, old) = self.put_into(root, entry, 0)?;
+        let (root, old, appended) = self.put_into(root, entry, 0)?;
         if let Some(old) = &old {
             self.free_value(old);
         }
-        Ok((self.fix_root(root)?, old.is_some()))
+        Ok((self.fix_root(root, appended)?, old.is_some()))
     }
 
+    /// Puts `entry` below `page_id`. Returns the node's new id, the replaced entry, and
+    /// whether the node grew at its end (ascending inserts), which biases its split.
     fn put_into(
         &mut self,
         page_id: PageId,
         entry: LeafEntry,
         depth: usize,
-    ) -> Result<(PageId, Option<LeafEntry>)> {
+    ) -> Result<(PageId, Option<LeafEntry>, bool)> {
         self.check_depth(page_id, depth)?;
         let page_id = self.make_dirty(page_id)?;
         let node = self.dirty_node(page_id);
         if let Node::Leaf { .. } = node {
-            return Ok((page_id, node.leaf_upsert(entry)));
+            let (old, index) = node.leaf_upsert(entry);
+            let appended = old.is_none() && index + 1 == node.count();
+            return Ok((page_id, old, appended));
         }
         let index = NodeRef::Dirty(node).child_index(entry.key());
         let child = NodeRef::Dirty(node).child(index);
-        let (child, old) = self.put_into(child, entry, depth + 1)?;
+        let last_child = index + 1 == node.count();
+        let (child, old, child_appended) = self.put_into(child, entry, depth + 1)?;
         self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index)?;
-        Ok((page_id, old))
+        self.fix_child(page_id, index, child_appended)?;
+        Ok((page_id, old, last_child && child_appended))
     }
 
     /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
@@ -189,7 +194,7 @@ impl<'db> TreeWriter<'db> {
         let (root, old) = self.delete_from(root, key, 0)?;
         let old = old.expect("key was found before delete");
         self.free_value(&old);
-        Ok((self.fix_root(root)?, true))
+        Ok((self.fix_root(root, false)?, true))
     }
 
     fn delete_from(
@@ -208,7 +213,7 @@ impl<'db> TreeWriter<'db> {
         let child = NodeRef::Dirty(node).child(index);
         let (child, old) = self.delete_from(child, key, depth + 1)?;
         self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index)?;
+        self.fix_child(page_id, index, false)?;
         Ok((page_id, old))
     }
 
@@ -223,11 +228,12 @@ impl<'db> TreeWriter<'db> {
     }
 
     /// Splits an overfull child, or refills an underfull one from a sibling.
-    fn fix_child(&mut self, parent: PageId, index: usize) -> Result<()> {
+    /// `appending`: the child grew at its end (see [`Node::split`]).
+    fn fix_child(&mut self, parent: PageId, index: usize, appending: bool) -> Result<()> {
         let child = NodeRef::Dirty(&self.dirty[&parent]).child(index);
         let size = self.dirty[&child].size();
         if size > PAGE_SIZE {
-            let (separator, right) = self.dirty_node(child).split();
+            let (separator, right) = self.dirty_node(child).split(appending);
             assert!(right.size() <= PAGE_SIZE && self.dirty[&child].size() <= PAGE_SIZE);
             let right_id = self.allocate()?;
             self.dirty.insert(right_id, right);
@@ -261,7 +267,7 @@ impl<'db> TreeWriter<'db> {
             self.dirty_node(parent).remove_child(right_index);
             self.free.free(ids[1]);
         } else {
-            let (separator, right) = left.split();
+            let (separator, right) = left.split(false);
             self.dirty.insert(ids[1], right);
             self.dirty_node(parent).set_key(right_index, separator);
         }
@@ -269,13 +275,13 @@ impl<'db> TreeWriter<'db> {
     }
 
     /// Grows or shrinks the tree at its root after a change; returns the root (0 = empty).
-    fn fix_root(&mut self, mut root: PageId) -> Result<PageId> {
+    fn fix_root(&mut self, mut root: PageId, appending: bool) -> Result<PageId> {
         loop {
             let Some(node) = self.dirty.get(&root) else {
                 return Ok(root);
             };
             if node.size() > PAGE_SIZE {
-                let (separator, right) = self.dirty_node(root).split();
+                let (separator, right) = self.dirty_node(root).split(appending);
                 let right_id = self.allocate()?;
                 self.dirty.insert(right_id, right);
                 let new_root = self.allocate()?;
