@@ -41,7 +41,7 @@ mod txn;
 pub use btree::{CheckReport, Cursor, Problem, Range, TreeStats, Value};
 pub use db::Db;
 pub use error::{Error, Result};
-pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, VALUE_SIZE_MAX};
+pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, TREE_DEPTH_MAX, VALUE_SIZE_MAX};
 pub use options::Options;
 pub use txn::{Keyspace, KeyspaceMut, ReadTxn, WriteTxn};
 

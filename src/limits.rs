@@ -31,6 +31,12 @@ pub const LEAF_CELL_INLINE_SIZE_MAX: usize = PAGE_BODY_SIZE / 4;
 /// A non-root node holding fewer bytes than this is merged with or refilled from a sibling.
 pub const NODE_FILL_MIN: usize = PAGE_BODY_SIZE / 4;
 
+/// A delete that leaves a non-root node with fewer bytes of cells than this merges it
+/// with or refills it from a sibling. Above [`NODE_FILL_MIN`] (which puts keep, so the
+/// 3/4-full pages of ascending loads stay as they are) so that trees thinned out by deletes
+/// stay about half full instead of settling just above the minimum.
+pub const NODE_FILL_AFTER_DELETE_MIN: usize = PAGE_BODY_SIZE / 3;
+
 /// Deepest tree the store will follow; deeper means a cycle in a corrupt file.
 pub const TREE_DEPTH_MAX: usize = 32;
 
@@ -43,4 +49,7 @@ const _: () = assert!(2 + 7 + KEY_SIZE_MAX + 8 <= PAGE_BODY_SIZE / 2);
 // Branch cell: slot (2) + key length (2) + child id (8) + key.
 const _: () = assert!(3 * (2 + 2 + 8 + KEY_SIZE_MAX) <= PAGE_BODY_SIZE);
 const _: () = assert!(LEAF_CELL_INLINE_SIZE_MAX <= PAGE_BODY_SIZE / 2);
+const _: () = assert!(
+    NODE_FILL_MIN <= NODE_FILL_AFTER_DELETE_MIN && NODE_FILL_AFTER_DELETE_MIN <= PAGE_BODY_SIZE / 2
+);
 const _: () = assert!(PAGE_SIZE % 4096 == 0);

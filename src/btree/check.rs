@@ -15,7 +15,7 @@ use crate::format::page::PageKind;
 use crate::limits::{
     NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
-use crate::pager::View;
+use crate::pager::{read_meta_slot, View};
 use crate::PageId;
 
 /// One thing wrong with a database.
@@ -81,6 +81,10 @@ pub struct CheckReport {
     pub trees: Vec<TreeStats>,
     /// Everything found wrong; empty when the database is sound.
     pub problems: Vec<Problem>,
+    /// Things worth knowing that do not make the database unsound: a meta slot that is
+    /// damaged or torn (the database runs on the other one, so its newest commit may be
+    /// the one before the damaged meta's).
+    pub warnings: Vec<Problem>,
 }
 
 impl CheckReport {
@@ -215,7 +219,12 @@ impl Checker<'_> {
                 self.problem(
                     Some(root),
                     format!(
-                        "keyspace {name:?} holds {} entries, its count says {expected}",
+                        "{} holds {} entries, its count says {expected}",
+                        if name.is_empty() {
+                            "the default keyspace".to_string()
+                        } else {
+                            format!("keyspace {name:?}")
+                        },
                         stats.entries
                     ),
                 );
@@ -339,17 +348,18 @@ impl Checker<'_> {
                     break;
                 }
                 stats.overflow_pages += 1;
-                let Some((_, _, aux)) = self.page(page, PageKind::Overflow) else {
-                    break;
-                };
                 let expected = remaining.min(OVERFLOW_PAYLOAD_SIZE);
+                remaining -= expected;
+                // A damaged page is reported; the rest of the run is still claimed.
+                let Some((_, _, aux)) = self.page(page, PageKind::Overflow) else {
+                    continue;
+                };
                 if aux as usize != expected {
                     self.problem(
                         Some(page),
                         format!("overflow page carries {aux} bytes, expected {expected}"),
                     );
                 }
-                remaining -= expected;
             }
         }
     }
@@ -357,7 +367,9 @@ impl Checker<'_> {
     fn check_catalog(&mut self, meta: &Meta, report: &mut CheckReport) {
         let catalog = self.check_tree("(catalog)", meta.catalog_root, None);
         let mut named = Vec::new();
-        if meta.catalog_root != 0 && self.problems.is_empty() {
+        // Walk the catalog even if something is damaged: every descriptor read before a
+        // bad page still gets its keyspace checked (and its pages claimed).
+        if meta.catalog_root != 0 {
             let source = super::Source::View(self.view);
             let mut cursor = super::Cursor::new(source, meta.catalog_root);
             let mut more = cursor.first();
@@ -392,6 +404,26 @@ impl Checker<'_> {
     }
 }
 
+/// The meta slot not in use should hold a valid, older meta; say so when it does not.
+fn meta_slot_warnings(view: &View, meta: &Meta) -> Vec<Problem> {
+    let other = 1 - meta.txn_id % 2;
+    match read_meta_slot(view, other) {
+        Ok(older) if older.txn_id <= meta.txn_id => Vec::new(),
+        Ok(newer) => vec![Problem {
+            page: Some(other),
+            detail: format!("meta page {other} names txn {}, newer than the txn {} in use", newer.txn_id, meta.txn_id),
+        }],
+        Err(fault) => vec![Problem {
+            page: Some(other),
+            detail: format!(
+                "meta page {other} is unusable ({fault}); the database runs on meta page {} at txn {}",
+                meta.txn_id % 2,
+                meta.txn_id
+            ),
+        }],
+    }
+}
+
 /// Checks the whole database as `meta` describes it, reading pages through `view`.
 pub fn check_database(view: &View, meta: &Meta) -> CheckReport {
     let mut report = CheckReport {
@@ -406,6 +438,7 @@ pub fn check_database(view: &View, meta: &Meta) -> CheckReport {
     };
     checker.owner[0] = Some("meta");
     checker.owner[1] = Some("meta");
+    report.warnings = meta_slot_warnings(view, meta);
     checker.check_freelist(meta, &mut report);
     let default = checker.check_tree("", meta.default_root, Some(meta.default_len));
     report.trees.push(default);

@@ -274,6 +274,15 @@ impl<'a> Range<'a> {
 
     /// Entries whose key starts with `prefix`.
     pub(crate) fn prefix(source: Source<'a>, root: PageId, prefix: &[u8]) -> Result<Range<'a>> {
+        if prefix.len() > KEY_SIZE_MAX {
+            // No key is that long, so none starts with it (and `end` could not hold it).
+            let (front, back) = (Cursor::new(source, root), Cursor::new(source, root));
+            return Ok(Range {
+                front,
+                back,
+                done: true,
+            });
+        }
         let mut end = [0u8; KEY_SIZE_MAX];
         match prefix.iter().rposition(|byte| *byte != 0xff) {
             Some(last) => {

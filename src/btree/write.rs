@@ -16,8 +16,8 @@ use super::node::{LeafEntry, Node, NodeRef};
 use crate::format::node::{leaf_cell_size, CellValue};
 use crate::format::overflow;
 use crate::limits::{
-    LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE,
-    TREE_DEPTH_MAX,
+    LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_AFTER_DELETE_MIN, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE,
+    PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
 use crate::pager::{FreeState, Pager, View};
 use crate::{PageId, Result, TxnId};
@@ -59,9 +59,10 @@ impl<'db> TreeWriter<'db> {
         &mut self.free
     }
 
-    /// Whether the txn changed any page.
+    /// Whether the txn changed any tree: it holds new nodes, or it freed committed pages
+    /// (deleting the last entry of a one-leaf tree leaves no new node, only a freed page).
     pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || self.free.txn_freed_committed_pages()
     }
 
     pub fn node(&self, page_id: PageId) -> Result<NodeRef<'_>> {
@@ -179,7 +180,7 @@ impl<'db> TreeWriter<'db> {
         let last_child = index + 1 == node.count();
         let (child, old, child_appended) = self.put_into(child, entry, depth + 1)?;
         self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index, child_appended)?;
+        self.fix_child(page_id, index, child_appended, NODE_FILL_MIN)?;
         Ok((page_id, old, last_child && child_appended))
     }
 
@@ -213,7 +214,7 @@ impl<'db> TreeWriter<'db> {
         let child = NodeRef::Dirty(node).child(index);
         let (child, old) = self.delete_from(child, key, depth + 1)?;
         self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index, false)?;
+        self.fix_child(page_id, index, false, NODE_FILL_AFTER_DELETE_MIN)?;
         Ok((page_id, old))
     }
 
@@ -227,9 +228,15 @@ impl<'db> TreeWriter<'db> {
         Ok(())
     }
 
-    /// Splits an overfull child, or refills an underfull one from a sibling.
-    /// `appending`: the child grew at its end (see [`Node::split`]).
-    fn fix_child(&mut self, parent: PageId, index: usize, appending: bool) -> Result<()> {
+    /// Splits an overfull child, or refills one with fewer than `fill_min` bytes of cells
+    /// from a sibling. `appending`: the child grew at its end (see [`Node::split`]).
+    fn fix_child(
+        &mut self,
+        parent: PageId,
+        index: usize,
+        appending: bool,
+        fill_min: usize,
+    ) -> Result<()> {
         let child = NodeRef::Dirty(&self.dirty[&parent]).child(index);
         let size = self.dirty[&child].size();
         if size > PAGE_SIZE {
@@ -239,7 +246,7 @@ impl<'db> TreeWriter<'db> {
             self.dirty.insert(right_id, right);
             self.dirty_node(parent)
                 .insert_child(index + 1, separator, right_id);
-        } else if size - PAGE_HEADER_SIZE < NODE_FILL_MIN && self.dirty[&parent].count() > 1 {
+        } else if size - PAGE_HEADER_SIZE < fill_min && self.dirty[&parent].count() > 1 {
             self.rebalance(parent, index)?;
         }
         Ok(())

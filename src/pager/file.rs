@@ -230,7 +230,7 @@ fn choose_meta(view: &View) -> Result<Meta> {
             detail,
         });
     }
-    let slots: Vec<Result<Meta, String>> = (0..2).map(|slot| read_meta(view, slot)).collect();
+    let slots: Vec<Result<Meta, String>> = (0..2).map(|slot| read_meta_slot(view, slot)).collect();
     for slot in &slots {
         if let Err(fault) = slot {
             if let Some(found) = fault.strip_prefix("version ").and_then(|v| v.parse().ok()) {
@@ -253,7 +253,9 @@ fn choose_meta(view: &View) -> Result<Meta> {
         .iter()
         .filter_map(|slot| slot.as_ref().err())
         .collect();
-    if faults.iter().all(|fault| fault.starts_with("not ours")) {
+    // A slot past the end of a one-page file carries no magic either.
+    let foreign = |fault: &&String| fault.starts_with("not ours") || fault.starts_with("missing");
+    if faults.iter().all(foreign) {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
             detail: "neither page 0 nor page 1 is a NorthstarDB meta page".into(),
@@ -269,8 +271,9 @@ fn choose_meta(view: &View) -> Result<Meta> {
     ))
 }
 
-/// One meta slot, or why it is unusable. "not ours" and "version N" are read by the caller.
-fn read_meta(view: &View, slot: PageId) -> Result<Meta, String> {
+/// Meta slot `slot` (0 or 1), or why it is unusable, in words. Faults starting with
+/// "not ours", "missing" or "version N" are read by the open decision table.
+pub fn read_meta_slot(view: &View, slot: PageId) -> Result<Meta, String> {
     let Some(bytes) = view.raw_page(slot) else {
         return Err("missing: the file is shorter than two pages".into());
     };

@@ -145,6 +145,12 @@ impl FreeState {
         }
     }
 
+    /// Whether the current txn freed a page that an earlier txn wrote (so a committed tree
+    /// changed, even if the txn holds no new node: e.g. it emptied a one-leaf tree).
+    pub fn txn_freed_committed_pages(&self) -> bool {
+        !self.txn_freed.is_empty()
+    }
+
     /// Whether the current txn allocated `page_id` (and may write it in place).
     pub fn is_txn_page(&self, page_id: PageId) -> bool {
         self.txn_allocated.contains(&page_id)
@@ -152,8 +158,10 @@ impl FreeState {
 
     /// Undoes every allocation and free of the current txn.
     pub fn abort_txn(&mut self) {
-        let _beyond = self.reusable.split_off(&self.txn_start_page_count);
         self.reusable.extend(self.txn_from_reusable.drain(..));
+        // Pages at or past the old high-water mark did not exist before the txn, even if
+        // the txn freed one and took it again from `reusable`.
+        let _beyond = self.reusable.split_off(&self.txn_start_page_count);
         self.page_count = self.txn_start_page_count;
         self.txn_allocated.clear();
         self.txn_freed.clear();

@@ -4,6 +4,6 @@ mod file;
 mod freelist;
 mod view;
 
-pub use file::{write_freelist, Opened, Pager, PAGE_FILE_NAME};
+pub use file::{read_meta_slot, write_freelist, Opened, Pager, PAGE_FILE_NAME};
 pub use freelist::{FreeState, FreelistPlan, FIRST_DATA_PAGE};
 pub use view::View;

@@ -97,15 +97,20 @@ impl View {
 
     /// Leaf or branch page `page_id`, checked.
     pub fn node(&self, page_id: PageId) -> Result<NodePage<'_>> {
-        let (bytes, header) = self.checked(page_id)?;
-        match PageKind::from_byte(header.kind) {
+        let bytes = self.bytes(page_id)?;
+        if !self.is_verified(page_id) {
+            self.verify_page(page_id)?;
+            self.mark_verified(page_id);
+        }
+        // Only the kind byte is needed on this hot path, not the whole header.
+        match PageKind::from_byte(bytes[4]) {
             Some(PageKind::Leaf) => Ok(NodePage::new(bytes, true)),
             Some(PageKind::Branch) => Ok(NodePage::new(bytes, false)),
             _ => Err(self.corrupt(
                 page_id,
                 format!(
                     "expected a leaf or branch page, found kind byte {}",
-                    header.kind
+                    bytes[4]
                 ),
             )),
         }

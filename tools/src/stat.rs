@@ -1,0 +1,199 @@
+//! `northstar stat PATH`: the shape of a database: txn id, pages, file size, free pages,
+//! and per tree (default keyspace, catalog, each named keyspace) its depth, entries,
+//! pages by kind and fill.
+//!
+//! The numbers come from the validator's walk of every page, so `stat` on a big database
+//! takes as long as `validate`; a problem found on the way is counted, not listed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use northstar::{CheckReport, Db, TreeStats, PAGE_SIZE};
+use serde_json::{json, Value};
+
+use crate::bytes::{self, Encoding};
+use crate::failure::{Failure, Outcome};
+use crate::{open, validate};
+
+/// Arguments of `northstar stat`.
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Database directory (the one holding northstar.db).
+    pub path: PathBuf,
+    /// Print the statistics as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `stat` shows about one database.
+#[derive(Debug)]
+pub struct Stat {
+    /// The database directory.
+    pub database: PathBuf,
+    /// The page file inside it.
+    pub page_file: PathBuf,
+    /// Size of the page file in bytes, preallocated space included.
+    pub file_size: u64,
+    /// The validator's report of the newest committed state.
+    pub report: CheckReport,
+}
+
+/// Runs `northstar stat`.
+pub fn run(args: &StatArgs) -> Outcome {
+    let db = open::existing(&args.path)?;
+    let stat = collect(&db)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{:#}", to_json(&stat))?;
+    } else {
+        write_text(&stat, &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Gathers the statistics of `db`.
+///
+/// Errors: when the page file's size cannot be read, and read errors from the library.
+pub fn collect(db: &Db) -> Result<Stat, Failure> {
+    let page_file = db.page_file_path().to_path_buf();
+    let file_size = std::fs::metadata(&page_file)
+        .map_err(|error| Failure::new(format!("stat {}: {error}", page_file.display())))?
+        .len();
+    let report = validate::check(db)?;
+    Ok(Stat {
+        database: db.path().to_path_buf(),
+        page_file,
+        file_size,
+        report,
+    })
+}
+
+/// Writes the statistics as aligned text.
+pub fn write_text(stat: &Stat, out: &mut impl Write) -> std::io::Result<()> {
+    let report = &stat.report;
+    let used_size = report.page_count * PAGE_SIZE as u64;
+    let file_pages = stat.file_size / PAGE_SIZE as u64;
+    writeln!(out, "database        {}", stat.database.display())?;
+    writeln!(out, "page file       {}", stat.page_file.display())?;
+    writeln!(out, "txn id          {}", report.txn_id)?;
+    writeln!(out, "page size       {PAGE_SIZE} bytes")?;
+    writeln!(
+        out,
+        "pages           {} ({})",
+        report.page_count,
+        human_size(used_size)
+    )?;
+    write!(
+        out,
+        "file size       {} ({file_pages} pages",
+        human_size(stat.file_size)
+    )?;
+    match file_pages.checked_sub(report.page_count) {
+        Some(0) | None => writeln!(out, ")")?,
+        Some(spare) => writeln!(out, ", {spare} preallocated past the last page in use)")?,
+    }
+    writeln!(out, "free pages      {}", report.free_pages)?;
+    writeln!(out, "freelist pages  {}", report.freelist_pages)?;
+    match report.problems.len() {
+        0 => writeln!(out, "problems        none")?,
+        count => writeln!(
+            out,
+            "problems        {count} (run `northstar validate` to list them)"
+        )?,
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<20} {:>5} {:>10} {:>8} {:>8} {:>9} {:>7}",
+        "tree", "depth", "entries", "leaf", "branch", "overflow", "fill"
+    )?;
+    for tree in &report.trees {
+        writeln!(
+            out,
+            "{:<20} {:>5} {:>10} {:>8} {:>8} {:>9} {:>6.1}%",
+            tree_label(&tree.name),
+            tree.depth,
+            tree.entries,
+            tree.leaf_pages,
+            tree.branch_pages,
+            tree.overflow_pages,
+            tree.fill() * 100.0
+        )?;
+    }
+    Ok(())
+}
+
+/// The statistics as one JSON object.
+pub fn to_json(stat: &Stat) -> Value {
+    let report = &stat.report;
+    json!({
+        "database": stat.database,
+        "page_file": stat.page_file,
+        "txn_id": report.txn_id,
+        "page_size": PAGE_SIZE,
+        "page_count": report.page_count,
+        "file_size": stat.file_size,
+        "free_pages": report.free_pages,
+        "freelist_pages": report.freelist_pages,
+        "problems": report.problems.len(),
+        "trees": report.trees.iter().map(tree_json).collect::<Vec<_>>(),
+    })
+}
+
+fn tree_json(tree: &TreeStats) -> Value {
+    json!({
+        "name": tree.name,
+        "depth": tree.depth,
+        "entries": tree.entries,
+        "leaf_pages": tree.leaf_pages,
+        "branch_pages": tree.branch_pages,
+        "overflow_pages": tree.overflow_pages,
+        "node_bytes_used": tree.node_bytes_used,
+        "fill": tree.fill(),
+    })
+}
+
+/// How a tree is named in text: `(default)` for the default keyspace, the catalog as
+/// the library names it, a keyspace by its name shown safely.
+pub fn tree_label(name: &str) -> String {
+    match name {
+        "" => "(default)".to_string(),
+        name => bytes::show(name.as_bytes(), Encoding::Text, Some(20)),
+    }
+}
+
+/// A byte count for people: `512 bytes`, `1.5 KiB`, `6.3 MiB`, `2.0 GiB`.
+pub fn human_size(size: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if size < 1024 {
+        return format!("{size} bytes");
+    }
+    let mut scaled = size as f64 / 1024.0;
+    let mut unit = 0;
+    while scaled >= 1024.0 && unit + 1 < UNITS.len() {
+        scaled /= 1024.0;
+        unit += 1;
+    }
+    format!("{scaled:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_pick_the_largest_fitting_unit() {
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(4 * 1024 * 1024), "4.0 MiB");
+    }
+
+    #[test]
+    fn tree_labels_name_the_default_keyspace() {
+        assert_eq!(tree_label(""), "(default)");
+        assert_eq!(tree_label("(catalog)"), "(catalog)");
+        assert_eq!(tree_label("bad\nname"), "bad\\nname");
+    }
+}
