@@ -50,8 +50,12 @@ fn main() {
         // Txn ids keep rising across samples, as they would across commits.
         let meta = newest.get_or_insert(opened.meta);
         b.iter(|| {
+            // Alternate slots, as checkpoints do: never overwrite the newest meta.
             meta.txn_id += 1;
-            opened.pager.write_meta(meta).expect("write meta");
+            opened
+                .pager
+                .write_meta(meta, meta.txn_id % 2)
+                .expect("write meta");
         });
     });
 

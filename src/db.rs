@@ -1,23 +1,43 @@
 //! [`Db`]: one open database, shared by any number of threads.
 //!
 //! Invariants:
-//! - `committed.meta` is the newest durable meta; readers pin its txn id in
-//!   `committed.readers` under the same lock that hands the meta out, so the writer never
-//!   reuses a page a reader is about to read.
-//! - The `writer` mutex is the single writer slot; it owns the free-page state.
+//! - `committed.meta` is the newest durable (or, with deferred durability, appended) txn
+//!   that readers may see; readers pin its txn id in `committed.readers` under the same lock
+//!   that hands the meta out, so the writer never reuses a page a reader is about to read.
+//! - The `writer` mutex is the single writer slot. It owns the free pages, the newest txn
+//!   (`head`, possibly not yet durable) and the newest checkpoint.
+//! - The commit log holds exactly the committed txns, in order; the page file's meta is a
+//!   checkpoint at some txn, and open replays the log records after it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::btree::{check_database, CheckReport};
+use crate::format::frame::LOG_HEADER_SIZE;
 use crate::format::meta::Meta;
-use crate::pager::{FreeState, Pager};
+use crate::history::{AsOfTxn, Overlay, Retention};
+use crate::log::{LogEnd, LogFile, Scanner};
+use crate::pager::{write_freelist, Pager, View, WriterState};
 use crate::txn::{ReadTxn, WriteTxn};
-use crate::{Error, Options, Result, TxnId};
+use crate::{Error, LogRecovery, Options, Result, TxnId};
 
-/// An open NorthstarDB database: a directory holding the page file.
+/// What open did to bring the database up to date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Txn of the checkpoint open started from.
+    pub checkpoint_txn_id: TxnId,
+    /// Log records replayed on top of it.
+    pub replayed_txns: u64,
+    /// The newest txn after recovery.
+    pub last_txn_id: TxnId,
+    /// Set when the log's end was cut: the offset cut at, the bytes removed, and why.
+    pub log_truncated: Option<(u64, u64, String)>,
+}
+
+/// An open NorthstarDB database: a directory holding the page file and the commit log.
 ///
 /// `Db` is `Send + Sync`; share it with `Arc` or scoped threads. Only one `Db` (in any
 /// process) can have a database open at a time: a second open gets [`Error::Locked`].
@@ -36,23 +56,38 @@ use crate::{Error, Options, Result, TxnId};
 pub struct Db {
     dir: PathBuf,
     pub(crate) pager: Pager,
+    pub(crate) log: LogFile,
     pub(crate) committed: Mutex<Committed>,
-    pub(crate) writer: Mutex<FreeState>,
+    pub(crate) writer: Mutex<WriterState>,
     pub(crate) options: Options,
+    recovery: RecoveryReport,
 }
 
 pub(crate) struct Committed {
     pub(crate) meta: Meta,
     readers: BTreeMap<TxnId, usize>,
+    retention: Retention,
+}
+
+impl Committed {
+    fn oldest_pinned(&self) -> Option<TxnId> {
+        let reader = self.readers.keys().next().copied();
+        match (reader, self.retention.oldest()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl Db {
-    /// Opens the database in directory `path`, creating it if `options` allow.
+    /// Opens the database in directory `path`, creating it if `options` allow, and
+    /// replays the commit log records after the newest checkpoint.
     ///
     /// Errors: [`Error::Locked`] if another handle has it open; [`Error::NotADatabase`] if
     /// `path` is a file or its page file is not ours; [`Error::UnsupportedVersion`];
-    /// [`Error::Corrupt`] when both meta pages are damaged or the file is truncated;
-    /// [`Error::Io`] for operating-system failures (e.g. missing with `create(false)`).
+    /// [`Error::Corrupt`] when both meta pages are damaged, the file is truncated, or the
+    /// log is damaged before its last record (see [`LogRecovery`]); [`Error::Io`] for
+    /// operating-system failures (e.g. missing with `create(false)`).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let dir = path.as_ref().to_path_buf();
         if dir.is_file() {
@@ -62,16 +97,112 @@ impl Db {
             });
         }
         let opened = Pager::open(&dir, options.create)?;
-        Ok(Db {
+        let meta = opened.meta;
+        // A page file without a log position predates its log (or is new): the log starts
+        // right after its checkpoint.
+        let log = LogFile::open(
+            &dir,
+            meta.database_id,
+            meta.txn_id + 1,
+            meta.log_position == 0,
+        )?;
+        let writer = WriterState {
+            free: opened.free,
+            head: meta,
+            checkpoint: meta,
+            checkpoint_slot: opened.slot,
+            commits_since_checkpoint: 0,
+            checkpoint_time: Instant::now(),
+        };
+        let mut db = Db {
             dir,
             pager: opened.pager,
+            log,
             committed: Mutex::new(Committed {
-                meta: opened.meta,
+                meta,
                 readers: BTreeMap::new(),
+                retention: Retention::default(),
             }),
-            writer: Mutex::new(opened.free),
+            writer: Mutex::new(writer),
             options,
-        })
+            recovery: RecoveryReport::default(),
+        };
+        db.recovery = db.recover()?;
+        Ok(db)
+    }
+
+    /// Replays the log after the checkpoint; cuts a torn tail; refuses a damaged middle.
+    fn recover(&self) -> Result<RecoveryReport> {
+        let checkpoint = self.writer.lock().checkpoint;
+        let start = if checkpoint.log_position == 0 {
+            LOG_HEADER_SIZE as u64
+        } else {
+            checkpoint.log_position
+        };
+        // Whatever reached the file is made durable before anything is built on it.
+        self.log.sync()?;
+        let bytes = self.log.file_bytes()?;
+        if start > bytes.len() as u64 {
+            return Err(Error::corrupt_log(
+                self.log.path(),
+                bytes.len() as u64,
+                format!(
+                    "the log ends before the checkpoint of txn {} at offset {start}",
+                    checkpoint.txn_id
+                ),
+            ));
+        }
+        let mut report = RecoveryReport {
+            checkpoint_txn_id: checkpoint.txn_id,
+            ..RecoveryReport::default()
+        };
+        let mut scanner =
+            Scanner::new(&bytes, start, checkpoint.txn_id + 1, checkpoint.database_id);
+        for (offset, record) in scanner.by_ref() {
+            let end = offset + record.header.length;
+            let mut txn = self.begin_write_at(Some(end))?;
+            txn.apply_record(&record)
+                .map_err(|detail| Error::corrupt_log(self.log.path(), offset, detail))?;
+            txn.commit()?;
+            report.replayed_txns += 1;
+        }
+        match scanner.end().expect("scan finished") {
+            LogEnd::Clean { .. } => {}
+            LogEnd::TornTail {
+                offset,
+                bytes: cut,
+                detail,
+            } => {
+                self.log.truncate(*offset)?;
+                report.log_truncated = Some((*offset, *cut, detail.clone()));
+            }
+            LogEnd::Corrupt {
+                offset,
+                expected_txn_id,
+                next_valid_offset,
+                detail,
+            } => {
+                let detail = format!(
+                    "record of txn {expected_txn_id} is damaged ({detail}) and a valid record follows at offset {next_valid_offset}"
+                );
+                if self.options.log_recovery == LogRecovery::Strict {
+                    return Err(Error::corrupt_log(self.log.path(), *offset, detail));
+                }
+                self.log.truncate(*offset)?;
+                report.log_truncated = Some((*offset, bytes.len() as u64 - offset, detail));
+            }
+        }
+        drop(bytes);
+        report.last_txn_id = self.last_txn_id();
+        if report.replayed_txns > 0 {
+            self.checkpoint()?;
+        }
+        Ok(report)
+    }
+
+    /// What open did: the checkpoint it started from, records replayed, log cut.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// The database directory.
@@ -84,7 +215,12 @@ impl Db {
         self.pager.path()
     }
 
-    /// Id of the newest committed txn (0 for a new database).
+    /// The commit log inside the directory.
+    pub fn log_path(&self) -> &Path {
+        self.log.path()
+    }
+
+    /// Id of the newest committed txn visible to readers (0 for a new database).
     pub fn last_txn_id(&self) -> TxnId {
         self.committed.lock().meta.txn_id
     }
@@ -92,6 +228,11 @@ impl Db {
     /// Random id given to the database at creation.
     pub fn database_id(&self) -> [u8; 16] {
         self.committed.lock().meta.database_id
+    }
+
+    /// Number of log fdatasyncs issued by this handle (to measure group commit).
+    pub fn log_sync_count(&self) -> u64 {
+        self.log.sync_count()
     }
 
     /// Starts a read txn on the newest committed state. Never waits for the writer.
@@ -103,6 +244,13 @@ impl Db {
             meta
         };
         Ok(ReadTxn::new(self, meta, self.pager.view()))
+    }
+
+    /// A read txn on `meta`, which the caller made sure is still intact, registered
+    /// under the committed lock it holds.
+    fn read_at_meta(&self, committed: &mut Committed, meta: Meta) -> ReadTxn<'_> {
+        *committed.readers.entry(meta.txn_id).or_insert(0) += 1;
+        ReadTxn::new(self, meta, self.pager.view())
     }
 
     pub(crate) fn end_read(&self, txn_id: TxnId) {
@@ -117,42 +265,250 @@ impl Db {
         }
     }
 
+    /// A read view of the database exactly as it was after txn `txn_id`: the newest
+    /// retained snapshot at or before it, plus the log records after that replayed into
+    /// memory (see [`Options::retain_recent`] and [`Options::retain_every`]).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let db = northstar::Db::open(dir.path(), Default::default())?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put("color", "red")?;
+    /// let first = txn.commit()?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put("color", "blue")?;
+    /// txn.commit()?;
+    /// let then = db.begin_read_at(first)?;
+    /// assert_eq!(then.get("color")?.as_deref(), Some(&b"red"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Errors: [`Error::FutureTxn`] for a txn not committed yet;
+    /// [`Error::HistoryUnavailable`] for a txn older than the oldest readable one.
+    pub fn begin_read_at(&self, txn_id: TxnId) -> Result<AsOfTxn<'_>> {
+        let base = {
+            let mut committed = self.committed.lock();
+            let latest = committed.meta;
+            if txn_id > latest.txn_id {
+                return Err(Error::FutureTxn {
+                    requested: txn_id,
+                    latest: latest.txn_id,
+                });
+            }
+            let base = if txn_id == latest.txn_id {
+                Some(latest)
+            } else {
+                committed.retention.at_or_before(txn_id)
+            };
+            match base {
+                Some(meta) => Some(self.read_at_meta(&mut committed, meta)),
+                None if self.log.header().first_txn_id == 1 => None,
+                None => {
+                    let oldest = committed.retention.oldest().unwrap_or(latest.txn_id);
+                    return Err(Error::HistoryUnavailable {
+                        requested: txn_id,
+                        oldest,
+                    });
+                }
+            }
+        };
+        let (mut overlay, start, view) = match &base {
+            Some(base) => (
+                Overlay::over(base.view(), base.meta())?,
+                base.meta().log_position,
+                Some(base.view()),
+            ),
+            None => (Overlay::empty(), LOG_HEADER_SIZE as u64, None),
+        };
+        let start = if start == 0 {
+            LOG_HEADER_SIZE as u64
+        } else {
+            start
+        };
+        let mut replayed = 0;
+        if overlay.txn_id() < txn_id {
+            let bytes = self.log.bytes()?;
+            let database_id = self.log.header().database_id;
+            for (offset, record) in Scanner::new(&bytes, start, overlay.txn_id() + 1, database_id) {
+                overlay
+                    .apply(view, &record)
+                    .map_err(|detail| Error::corrupt_log(self.log.path(), offset, detail))?;
+                replayed += 1;
+                if overlay.txn_id() == txn_id {
+                    break;
+                }
+            }
+            if overlay.txn_id() != txn_id {
+                return Err(Error::corrupt_log(
+                    self.log.path(),
+                    start,
+                    format!("the log does not hold the records up to txn {txn_id}"),
+                ));
+            }
+        }
+        Ok(AsOfTxn {
+            base,
+            overlay,
+            replayed,
+        })
+    }
+
+    /// Keeps the snapshot of the newest committed txn for AS OF reads until
+    /// [`Db::unpin`]; returns its txn id. Pins nest. Cost: pages freed after it are not
+    /// reused while pinned.
+    pub fn pin_latest(&self) -> TxnId {
+        let mut committed = self.committed.lock();
+        let meta = committed.meta;
+        committed.retention.pin(meta);
+        meta.txn_id
+    }
+
+    /// Releases one pin of `txn_id`; returns whether it was pinned.
+    pub fn unpin(&self, txn_id: TxnId) -> bool {
+        self.committed.lock().retention.unpin(txn_id)
+    }
+
     /// Starts the write txn, waiting while another one is open.
     ///
-    /// Errors: [`Error::Poisoned`] after an earlier failed sync.
+    /// Errors: [`Error::Poisoned`] after an earlier failed sync; errors of a checkpoint
+    /// that was due (see [`Options::checkpoint_every`]).
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        let free = self.writer.lock();
-        self.start_write(free)
+        let slot = self.writer.lock();
+        self.start_write(slot, None)
     }
 
     /// Starts the write txn, or returns [`Error::WriteBusy`] if one is open.
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_>> {
-        let free = self.writer.try_lock().ok_or(Error::WriteBusy)?;
-        self.start_write(free)
+        let slot = self.writer.try_lock().ok_or(Error::WriteBusy)?;
+        self.start_write(slot, None)
+    }
+
+    fn begin_write_at(&self, replay_end: Option<u64>) -> Result<WriteTxn<'_>> {
+        let slot = self.writer.lock();
+        self.start_write(slot, replay_end)
     }
 
     fn start_write<'db>(
         &'db self,
-        mut free: parking_lot::MutexGuard<'db, FreeState>,
+        mut slot: MutexGuard<'db, WriterState>,
+        replay_end: Option<u64>,
     ) -> Result<WriteTxn<'db>> {
+        self.check_poisoned()?;
+        if replay_end.is_none() && self.checkpoint_due(&slot) {
+            self.checkpoint_locked(&mut slot)?;
+        }
+        let oldest_pinned = self.committed.lock().oldest_pinned();
+        slot.free.begin_txn(oldest_pinned);
+        Ok(WriteTxn::new(self, slot, replay_end))
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
         self.pager.check_poisoned()?;
-        let (meta, oldest_reader) = {
-            let committed = self.committed.lock();
-            (committed.meta, committed.readers.keys().next().copied())
-        };
-        free.begin_txn(oldest_reader);
-        Ok(WriteTxn::new(self, free, meta))
+        self.log.check_poisoned()
     }
 
+    fn checkpoint_due(&self, slot: &WriterState) -> bool {
+        let log_bytes = slot
+            .head
+            .log_position
+            .saturating_sub(slot.checkpoint.log_position);
+        slot.head.txn_id != slot.checkpoint.txn_id
+            && (slot.commits_since_checkpoint >= self.options.checkpoint_commits
+                || log_bytes >= self.options.checkpoint_log_bytes
+                || slot.checkpoint_time.elapsed() >= self.options.checkpoint_interval)
+    }
+
+    /// Makes the newest txn visible to readers (never moving backwards) and retains its
+    /// snapshot under the retention policy.
     pub(crate) fn publish(&self, meta: Meta) {
-        self.committed.lock().meta = meta;
+        let mut committed = self.committed.lock();
+        if meta.txn_id > committed.meta.txn_id {
+            committed.meta = meta;
+            committed.retention.on_publish(&meta, &self.options);
+        }
     }
 
-    /// Runs the validator over the newest committed state (see [`CheckReport`]).
-    ///
-    /// Runs beside the writer and other readers; it pins its snapshot like a reader.
+    /// Makes every commit so far durable (with [`crate::Durability::Deferred`], the
+    /// moment its commits stop being at risk).
+    pub fn sync(&self) -> Result<()> {
+        self.log.sync()
+    }
+
+    /// Checkpoints now: makes the page file durable and writes the meta page for the
+    /// newest txn, so the next open replays nothing before it.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut slot = self.writer.lock();
+        self.checkpoint_locked(&mut slot)
+    }
+
+    fn checkpoint_locked(&self, slot: &mut WriterState) -> Result<()> {
+        self.check_poisoned()?;
+        if slot.head.txn_id == slot.checkpoint.txn_id {
+            return Ok(());
+        }
+        self.log.sync()?;
+        self.publish(slot.head);
+        self.pager.sync()?;
+        let plan = slot.free.plan_checkpoint();
+        let written = (|| {
+            self.pager.grow(slot.free.page_count())?;
+            let freelist_head =
+                write_freelist(&self.pager, slot.head.txn_id, &plan.pages, &plan.ids)?;
+            self.pager.sync()?;
+            let meta = Meta {
+                page_count: slot.free.page_count(),
+                freelist_head,
+                free_count: plan.ids.len() as u64,
+                ..slot.head
+            };
+            let target = 1 - slot.checkpoint_slot;
+            self.pager.write_meta(&meta, target)?;
+            Ok((meta, target))
+        })();
+        match written {
+            Ok((meta, target)) => {
+                slot.free.finish_checkpoint(meta.txn_id);
+                slot.head = meta;
+                slot.checkpoint = meta;
+                slot.checkpoint_slot = target;
+                slot.commits_since_checkpoint = 0;
+                slot.checkpoint_time = Instant::now();
+                Ok(())
+            }
+            Err(error) => {
+                slot.free.abort_checkpoint();
+                Err(error)
+            }
+        }
+    }
+
+    /// Checkpoints and closes, returning any error (dropping a `Db` checkpoints too, but
+    /// cannot report failure).
+    pub fn close(self) -> Result<()> {
+        self.checkpoint()
+    }
+
+    /// Runs the validator over the newest committed state (see [`CheckReport`]). Waits for
+    /// the writer slot, so the check sees a quiet database; readers go on meanwhile.
     pub fn check(&self) -> Result<CheckReport> {
-        let txn = self.begin_read()?;
-        Ok(check_database(txn.view(), txn.meta()))
+        let slot = self.writer.lock();
+        self.log
+            .wait_durable(slot.head.log_position.max(LOG_HEADER_SIZE as u64))?;
+        self.publish(slot.head);
+        let view: std::sync::Arc<View> = self.pager.view();
+        Ok(check_database(
+            &view,
+            &slot.head,
+            &slot.checkpoint,
+            slot.checkpoint_slot,
+            &slot.free,
+        ))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Best effort: an error here leaves the log to be replayed at the next open.
+        let _ = self.checkpoint();
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::PageId;
+use crate::{PageId, TxnId};
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -26,13 +26,21 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Bytes on disk are not what the store wrote. `page` names the page when known.
-    #[error("{}: corrupt{}: {detail}", path.display(), page.map(|p| format!(" page {p}")).unwrap_or_default())]
+    /// Bytes on disk are not what the store wrote. `page` names the page of a page file,
+    /// `offset` the byte offset in a commit log, when known.
+    #[error(
+        "{}: corrupt{}{}: {detail}",
+        path.display(),
+        page.map(|p| format!(" page {p}")).unwrap_or_default(),
+        offset.map(|o| format!(" at offset {o}")).unwrap_or_default()
+    )]
     Corrupt {
         /// The damaged file.
         path: PathBuf,
         /// The damaged page, when the damage is within one page.
         page: Option<PageId>,
+        /// Byte offset of the damage in a log file.
+        offset: Option<u64>,
         /// What is wrong, in words.
         detail: String,
     },
@@ -98,6 +106,24 @@ pub enum Error {
     #[error("invalid keyspace name {0:?}: names are 1 to 255 bytes")]
     InvalidKeyspaceName(String),
 
+    /// `begin_read_at` asked for a txn older than the oldest one still readable.
+    #[error("txn {requested} is no longer readable: the oldest readable txn is {oldest}")]
+    HistoryUnavailable {
+        /// The txn asked for.
+        requested: TxnId,
+        /// The oldest txn that can be read.
+        oldest: TxnId,
+    },
+
+    /// `begin_read_at` asked for a txn that has not committed yet.
+    #[error("txn {requested} has not committed: the newest committed txn is {latest}")]
+    FutureTxn {
+        /// The txn asked for.
+        requested: TxnId,
+        /// The newest committed txn.
+        latest: TxnId,
+    },
+
     /// An earlier write or sync failed; the handle no longer accepts writes. Reopen the
     /// database to continue from the last durable commit.
     #[error("{}: handle is unusable after an earlier failed write or sync: {detail}", path.display())]
@@ -130,6 +156,20 @@ impl Error {
         Error::Corrupt {
             path: path.into(),
             page,
+            offset: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn corrupt_log(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            page: None,
+            offset: Some(offset),
             detail: detail.into(),
         }
     }

@@ -32,17 +32,20 @@ mod btree;
 mod db;
 mod error;
 pub mod format;
+mod history;
 pub mod io;
 mod limits;
+pub mod log;
 mod options;
 pub mod pager;
 mod txn;
 
 pub use btree::{CheckReport, Cursor, Problem, Range, TreeStats, Value};
-pub use db::Db;
+pub use db::{Db, RecoveryReport};
 pub use error::{Error, Result};
+pub use history::{replay, AsOfKeyspace, AsOfRange, AsOfTxn, Replayed};
 pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, TREE_DEPTH_MAX, VALUE_SIZE_MAX};
-pub use options::Options;
+pub use options::{Durability, LogRecovery, Options};
 pub use txn::{Keyspace, KeyspaceMut, ReadTxn, WriteTxn};
 
 // The README's examples run as doc tests.

@@ -1,15 +1,56 @@
 //! Settings for opening a database.
 
-/// How to open a database. `Options::default()` creates the database if it is missing.
+use std::time::Duration;
+
+/// When a commit is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `commit()` returns once the commit record is on stable storage (one fdatasync of the
+    /// log, shared by commits that wait together). A crash loses nothing acknowledged.
+    #[default]
+    Immediate,
+    /// `commit()` returns after appending the record, without a sync; the commit is
+    /// visible at once and durable at the next checkpoint, [`crate::Db::sync`] or clean
+    /// close. A crash loses the commits since the last of those (never part of one, never
+    /// a later one without the earlier ones).
+    Deferred,
+}
+
+/// What open does with a damaged commit log record that is followed by valid records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogRecovery {
+    /// Refuse to open with [`crate::Error::Corrupt`] naming the log and the offset.
+    /// (A torn record at the very end is always cut: it is an unfinished append.)
+    #[default]
+    Strict,
+    /// Cut the log at the damaged record, dropping it and every record after it, and open
+    /// at the txn before it. The recovery report says what was cut.
+    TruncateAtDamage,
+}
+
+/// How to open a database. `Options::default()` creates the database if it is missing,
+/// commits with [`Durability::Immediate`] and retains no extra snapshots.
 ///
 /// ```
-/// let options = northstar::Options::default().create(false);
-/// assert!(!options.is_create());
+/// use std::time::Duration;
+/// let options = northstar::Options::default()
+///     .durability(northstar::Durability::Deferred)
+///     .checkpoint_every(10_000, 64 << 20, Duration::from_secs(30))
+///     .retain_recent(16);
+/// assert!(options.is_create());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(crate) create: bool,
     pub(crate) verify_every_commit: bool,
+    pub(crate) durability: Durability,
+    pub(crate) checkpoint_commits: u64,
+    pub(crate) checkpoint_log_bytes: u64,
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) retain_recent: usize,
+    pub(crate) retain_every: u64,
+    pub(crate) retain_periodic: usize,
+    pub(crate) log_recovery: LogRecovery,
 }
 
 impl Default for Options {
@@ -17,6 +58,14 @@ impl Default for Options {
         Options {
             create: true,
             verify_every_commit: cfg!(feature = "verify"),
+            durability: Durability::Immediate,
+            checkpoint_commits: 10_000,
+            checkpoint_log_bytes: 64 << 20,
+            checkpoint_interval: Duration::from_secs(30),
+            retain_recent: 0,
+            retain_every: 0,
+            retain_periodic: 8,
+            log_recovery: LogRecovery::Strict,
         }
     }
 }
@@ -37,6 +86,47 @@ impl Options {
     /// tests. On by default with the `verify` feature.
     pub fn verify_every_commit(mut self, verify: bool) -> Self {
         self.verify_every_commit = verify;
+        self
+    }
+
+    /// When commits are durable (default [`Durability::Immediate`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Checkpoint (sync the page file and write a meta page) when the next write txn
+    /// begins after `commits` commits, `log_bytes` bytes of log, or `interval`, whichever
+    /// comes first since the last checkpoint. Defaults: 10,000 commits, 64 MiB, 30 s.
+    /// Checkpoints also run on [`crate::Db::checkpoint`] and on close. Between checkpoints,
+    /// recovery replays the log, and pages freed since the last checkpoint are not reused.
+    pub fn checkpoint_every(mut self, commits: u64, log_bytes: u64, interval: Duration) -> Self {
+        self.checkpoint_commits = commits.max(1);
+        self.checkpoint_log_bytes = log_bytes;
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Keeps the snapshots of the newest `count` txns, so AS OF reads of them need no log
+    /// replay. Cost: pages those txns' successors freed are not reused while retained.
+    pub fn retain_recent(mut self, count: usize) -> Self {
+        self.retain_recent = count;
+        self
+    }
+
+    /// Keeps the snapshot of every `every`-th txn, the newest `count` of them, so an AS OF
+    /// read replays at most `every - 1` records. Cost: pages freed after the oldest kept
+    /// snapshot are not reused while it is kept.
+    pub fn retain_every(mut self, every: u64, count: usize) -> Self {
+        self.retain_every = every;
+        self.retain_periodic = count;
+        self
+    }
+
+    /// What to do with a damaged log record followed by valid ones (default
+    /// [`LogRecovery::Strict`]).
+    pub fn log_recovery(mut self, recovery: LogRecovery) -> Self {
+        self.log_recovery = recovery;
         self
     }
 }

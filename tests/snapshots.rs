@@ -173,9 +173,15 @@ fn rewrite_many_times(db: &Db, model: &mut Model, commits: u64, start: u64) -> u
     report.page_count
 }
 
+/// Options that checkpoint every 50 commits, so freed pages become reusable quickly.
+fn checkpointing() -> northstar::Options {
+    common::verified().checkpoint_every(50, u64::MAX, std::time::Duration::from_secs(3600))
+}
+
 #[test]
 fn pages_are_reused_once_no_reader_can_see_them() {
-    let (dir, db) = common::temp_db();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), checkpointing()).unwrap();
     let mut model = fill(&db, 400);
     let warm = rewrite_many_times(&db, &mut model, 200, 1);
     let without_reader = rewrite_many_times(&db, &mut model, 1000, 1000);
@@ -203,6 +209,7 @@ fn pages_are_reused_once_no_reader_can_see_them() {
     );
     // The page count is a high-water mark; what matters is that the freed pages are now
     // free, not pinned.
+    db.checkpoint().unwrap();
     let report = db.check().unwrap();
     assert!(
         report.free_pages >= held - without_reader - 100,
@@ -218,7 +225,7 @@ fn pages_are_reused_once_no_reader_can_see_them() {
         report.freelist_pages
     );
     drop(db);
-    let db = Db::open(dir.path(), common::verified()).unwrap();
+    let db = Db::open(dir.path(), checkpointing()).unwrap();
     let reopened = db.check().unwrap();
     assert!(reopened.is_ok(), "{:?}", reopened.problems);
     assert_eq!(

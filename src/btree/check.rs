@@ -15,7 +15,7 @@ use crate::format::page::PageKind;
 use crate::limits::{
     NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
-use crate::pager::{read_meta_slot, View};
+use crate::pager::{read_meta_slot, FreeState, View};
 use crate::PageId;
 
 /// One thing wrong with a database.
@@ -165,42 +165,65 @@ impl Checker<'_> {
         }
     }
 
-    fn check_freelist(&mut self, meta: &Meta, report: &mut CheckReport) {
-        let mut next = meta.freelist_head;
+    /// Checks the checkpoint's freelist chain on disk, then claims every page the writer
+    /// holds as free or pending. (Ids the chain lists may since have been reused by txns
+    /// after the checkpoint, so they are checked for form, not claimed.)
+    fn check_freelist(&mut self, checkpoint: &Meta, free: &FreeState, report: &mut CheckReport) {
+        let mut next = checkpoint.freelist_head;
+        let mut chain = Vec::new();
         let mut ids = Vec::new();
         while next != 0 {
             if !self.claim(next, "freelist") {
-                return;
+                break;
             }
-            report.freelist_pages += 1;
+            chain.push(next);
             let Some((bytes, count, _)) = self.page(next, PageKind::Freelist) else {
-                return;
+                break;
             };
             let (following, listed) =
                 freelist::decode(bytes, count).expect("verified freelist page");
             ids.extend(listed);
             next = following;
         }
+        report.freelist_pages = chain.len() as u64;
+        if chain != free.freelist_pages() {
+            self.problem(
+                None,
+                format!(
+                    "freelist chain on disk is {chain:?}, the writer holds {:?}",
+                    free.freelist_pages()
+                ),
+            );
+        }
         if ids.windows(2).any(|pair| pair[0] >= pair[1]) {
             self.problem(None, "freelist ids are not strictly ascending");
         }
-        if ids.len() as u64 != meta.free_count {
+        if ids.len() as u64 != checkpoint.free_count {
             self.problem(
                 None,
                 format!(
                     "freelist holds {} ids, meta says {}",
                     ids.len(),
-                    meta.free_count
+                    checkpoint.free_count
                 ),
             );
         }
-        report.free_pages = ids.len() as u64;
-        for id in ids {
-            if id < 2 {
-                self.problem(Some(id), "meta page listed as free");
-            } else {
-                self.claim(id, "free");
-            }
+        if let Some(id) = ids
+            .iter()
+            .find(|id| **id < 2 || **id >= checkpoint.page_count)
+        {
+            self.problem(
+                None,
+                format!(
+                    "freelist lists page {id}, outside pages 2..{}",
+                    checkpoint.page_count
+                ),
+            );
+        }
+        let current = free.all_free();
+        report.free_pages = current.len() as u64;
+        for id in current {
+            self.claim(id, "free");
         }
     }
 
@@ -405,8 +428,8 @@ impl Checker<'_> {
 }
 
 /// The meta slot not in use should hold a valid, older meta; say so when it does not.
-fn meta_slot_warnings(view: &View, meta: &Meta) -> Vec<Problem> {
-    let other = 1 - meta.txn_id % 2;
+fn meta_slot_warnings(view: &View, meta: &Meta, slot: PageId) -> Vec<Problem> {
+    let other = 1 - slot;
     match read_meta_slot(view, other) {
         Ok(older) if older.txn_id <= meta.txn_id => Vec::new(),
         Ok(newer) => vec![Problem {
@@ -416,16 +439,24 @@ fn meta_slot_warnings(view: &View, meta: &Meta) -> Vec<Problem> {
         Err(fault) => vec![Problem {
             page: Some(other),
             detail: format!(
-                "meta page {other} is unusable ({fault}); the database runs on meta page {} at txn {}",
-                meta.txn_id % 2,
+                "meta page {other} is unusable ({fault}); the database runs on meta page {slot} at txn {}",
                 meta.txn_id
             ),
         }],
     }
 }
 
-/// Checks the whole database as `meta` describes it, reading pages through `view`.
-pub fn check_database(view: &View, meta: &Meta) -> CheckReport {
+/// Checks the whole database: the trees of `head` (the newest txn), the freelist chain of
+/// `checkpoint` (the newest meta on disk, in meta page `checkpoint_slot`), and that every
+/// page is exactly one of reachable, free (per `free`, the writer's state) or freelist.
+pub fn check_database(
+    view: &View,
+    head: &Meta,
+    checkpoint: &Meta,
+    checkpoint_slot: PageId,
+    free: &FreeState,
+) -> CheckReport {
+    let meta = head;
     let mut report = CheckReport {
         txn_id: meta.txn_id,
         page_count: meta.page_count,
@@ -438,8 +469,8 @@ pub fn check_database(view: &View, meta: &Meta) -> CheckReport {
     };
     checker.owner[0] = Some("meta");
     checker.owner[1] = Some("meta");
-    report.warnings = meta_slot_warnings(view, meta);
-    checker.check_freelist(meta, &mut report);
+    report.warnings = meta_slot_warnings(view, checkpoint, checkpoint_slot);
+    checker.check_freelist(checkpoint, free, &mut report);
     let default = checker.check_tree("", meta.default_root, Some(meta.default_len));
     report.trees.push(default);
     checker.check_catalog(meta, &mut report);

@@ -19,7 +19,7 @@ use crate::limits::{
     LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_AFTER_DELETE_MIN, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE,
     PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
-use crate::pager::{FreeState, Pager, View};
+use crate::pager::{FreeState, Pager, View, WriterState};
 use crate::{PageId, Result, TxnId};
 
 /// The write txn's view of every tree: its own nodes in memory over the committed pages.
@@ -27,22 +27,22 @@ pub struct TreeWriter<'db> {
     pager: &'db Pager,
     view: Arc<View>,
     dirty: HashMap<PageId, Node>,
-    free: MutexGuard<'db, FreeState>,
+    slot: MutexGuard<'db, WriterState>,
     txn_id: TxnId,
 }
 
 impl<'db> TreeWriter<'db> {
-    /// A writer for txn `txn_id`, holding the writer slot `free`.
+    /// A writer for txn `txn_id`, holding the writer slot.
     pub fn new(
         pager: &'db Pager,
-        free: MutexGuard<'db, FreeState>,
+        slot: MutexGuard<'db, WriterState>,
         txn_id: TxnId,
     ) -> TreeWriter<'db> {
         TreeWriter {
             pager,
             view: pager.view(),
             dirty: HashMap::new(),
-            free,
+            slot,
             txn_id,
         }
     }
@@ -56,13 +56,18 @@ impl<'db> TreeWriter<'db> {
     }
 
     pub fn free_state(&mut self) -> &mut FreeState {
-        &mut self.free
+        &mut self.slot.free
+    }
+
+    /// The writer slot this txn holds.
+    pub fn slot(&mut self) -> &mut WriterState {
+        &mut self.slot
     }
 
     /// Whether the txn changed any tree: it holds new nodes, or it freed committed pages
     /// (deleting the last entry of a one-leaf tree leaves no new node, only a freed page).
     pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty() || self.free.txn_freed_committed_pages()
+        !self.dirty.is_empty() || self.slot.free.txn_freed_committed_pages()
     }
 
     pub fn node(&self, page_id: PageId) -> Result<NodeRef<'_>> {
@@ -73,14 +78,14 @@ impl<'db> TreeWriter<'db> {
     }
 
     fn allocate(&mut self) -> Result<PageId> {
-        let page_id = self.free.allocate();
+        let page_id = self.slot.free.allocate();
         self.cover_allocations()?;
         Ok(page_id)
     }
 
     /// Grows the file so every allocated page exists in it.
     pub fn cover_allocations(&mut self) -> Result<()> {
-        if let Some(view) = self.pager.grow(self.free.page_count())? {
+        if let Some(view) = self.pager.grow(self.slot.free.page_count())? {
             self.view = view;
         }
         Ok(())
@@ -88,13 +93,13 @@ impl<'db> TreeWriter<'db> {
 
     fn free_page(&mut self, page_id: PageId) {
         self.dirty.remove(&page_id);
-        self.free.free(page_id);
+        self.slot.free.free(page_id);
     }
 
     fn free_value(&mut self, entry: &LeafEntry) {
         if let CellValue::Overflow { first_page, len } = entry.value() {
             for page_id in first_page..first_page + overflow::page_count_for(len as usize) {
-                self.free.free(page_id);
+                self.slot.free.free(page_id);
             }
         }
     }
@@ -105,7 +110,7 @@ impl<'db> TreeWriter<'db> {
             return Ok(page_id);
         }
         let node = Node::decode(self.view.node(page_id)?);
-        self.free.free(page_id);
+        self.slot.free.free(page_id);
         let copy = self.allocate()?;
         self.dirty.insert(copy, node);
         Ok(copy)
@@ -121,6 +126,7 @@ impl<'db> TreeWriter<'db> {
             return Ok(LeafEntry::new(key, CellValue::Inline(value)));
         }
         let first_page = self
+            .slot
             .free
             .allocate_run(overflow::page_count_for(value.len()));
         self.cover_allocations()?;
@@ -272,7 +278,7 @@ impl<'db> TreeWriter<'db> {
         left.absorb(separator, right);
         if left.size() <= PAGE_SIZE {
             self.dirty_node(parent).remove_child(right_index);
-            self.free.free(ids[1]);
+            self.slot.free.free(ids[1]);
         } else {
             let (separator, right) = left.split(false);
             self.dirty.insert(ids[1], right);
@@ -330,7 +336,7 @@ impl<'db> TreeWriter<'db> {
                 stack.extend((0..node.count()).map(|index| (node.child(index), depth + 1)));
             }
             for (first_page, count) in runs {
-                (first_page..first_page + count).for_each(|page_id| self.free.free(page_id));
+                (first_page..first_page + count).for_each(|page_id| self.slot.free.free(page_id));
             }
             self.free_page(page_id);
         }

@@ -1,6 +1,7 @@
 //! Byte layout of the page file, apart from any I/O. See `spec/file_format_v0.md`.
 
 pub mod catalog;
+pub mod frame;
 pub mod freelist;
 pub mod meta;
 pub mod node;

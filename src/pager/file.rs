@@ -37,8 +37,10 @@ pub struct Pager {
 pub struct Opened {
     /// The pager.
     pub pager: Pager,
-    /// The valid meta with the highest txn id.
+    /// The valid meta with the highest txn id: the newest checkpoint.
     pub meta: Meta,
+    /// The meta slot (page 0 or 1) holding it.
+    pub slot: PageId,
     /// Free pages from the persisted freelist.
     pub free: FreeState,
 }
@@ -71,7 +73,7 @@ impl Pager {
     pub fn from_io(io: Box<dyn PageIo>) -> Result<Opened> {
         let path = Arc::new(io.path().to_path_buf());
         let view = Arc::new(View::new(io.view(), path.clone(), None));
-        let meta = choose_meta(&view)?;
+        let (meta, slot) = choose_meta(&view)?;
         if view.page_count() < meta.page_count {
             return Err(Error::corrupt(
                 path.as_path(),
@@ -85,14 +87,19 @@ impl Pager {
             ));
         }
         let (ids, chain) = load_freelist(&view, &meta)?;
-        let free = FreeState::loaded(meta.page_count, ids, chain);
+        let free = FreeState::loaded(meta.page_count, ids, chain, meta.txn_id);
         let pager = Pager {
             io,
             path,
             view: RwLock::new(view),
             poisoned: Mutex::new(None),
         };
-        Ok(Opened { pager, meta, free })
+        Ok(Opened {
+            pager,
+            meta,
+            slot,
+            free,
+        })
     }
 
     /// The page file's path.
@@ -145,10 +152,11 @@ impl Pager {
         })
     }
 
-    /// Writes `meta` to its slot and makes it durable. Data pages must be durable first.
-    pub fn write_meta(&self, meta: &Meta) -> Result<()> {
+    /// Writes `meta` to meta page `slot` and makes it durable. Data pages must be durable
+    /// first, and `slot` must not hold the newest valid meta (a torn write there would
+    /// leave no valid checkpoint to recover from).
+    pub fn write_meta(&self, meta: &Meta, slot: PageId) -> Result<()> {
         self.check_poisoned()?;
-        let slot = meta.txn_id % 2;
         self.view.read().forget(slot);
         self.io.write_page(slot, &meta.encode(slot))?;
         self.sync()
@@ -215,8 +223,8 @@ fn create_file(dir: &Path, path: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, "fsync directory", e))
 }
 
-/// The decision table for the two meta slots.
-fn choose_meta(view: &View) -> Result<Meta> {
+/// The decision table for the two meta slots: the chosen meta and its slot.
+fn choose_meta(view: &View) -> Result<(Meta, PageId)> {
     let path = view.path();
     if view.page_count() == 0 {
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -242,12 +250,11 @@ fn choose_meta(view: &View) -> Result<Meta> {
             }
         }
     }
-    let best = slots
-        .iter()
-        .filter_map(|slot| slot.as_ref().ok())
-        .max_by_key(|meta| meta.txn_id);
-    if let Some(meta) = best {
-        return Ok(*meta);
+    let best = (0..2u64)
+        .filter_map(|slot| slots[slot as usize].as_ref().ok().map(|meta| (*meta, slot)))
+        .max_by_key(|(meta, _)| meta.txn_id);
+    if let Some(best) = best {
+        return Ok(best);
     }
     let faults: Vec<&String> = slots
         .iter()

@@ -2,12 +2,14 @@
 //!
 //! Invariants:
 //! - `reusable` holds pages no live snapshot can see: safe to overwrite now.
-//! - `pending[t]` holds pages freed by txn `t`; snapshots older than `t` may still read
-//!   them, so they become reusable once no reader older than `t` is live.
+//! - `pending[t]` holds pages freed by txn `t`. They become reusable once no reader older
+//!   than `t` is live *and* a checkpoint at or after `t` is durable: until then the
+//!   checkpointed tree that recovery starts from may still reference them.
 //! - Within a write txn, a page allocated by the txn and freed again goes straight back to
 //!   `reusable`: no snapshot ever saw it. Abort restores the state at the txn's start.
-//! - The persisted list is `reusable` plus every pending page: after a reopen there are no
-//!   readers, so all of them are free.
+//! - The persisted list (written by a checkpoint) is `reusable` plus every pending page plus
+//!   the previous chain's pages: after a reopen from that checkpoint there are no readers
+//!   and nothing after the checkpoint, so all of them are free.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -25,7 +27,8 @@ pub struct FreeState {
     pending_count: usize,
     page_count: u64,
     freelist_pages: Vec<PageId>,
-    freelist_pages_before_txn: Option<Vec<PageId>>,
+    previous_chain: Vec<PageId>,
+    checkpointed_txn_id: TxnId,
     txn_start_page_count: u64,
     txn_allocated: HashSet<PageId>,
     txn_from_reusable: Vec<PageId>,
@@ -42,17 +45,20 @@ pub struct FreelistPlan {
 }
 
 impl FreeState {
-    /// State after open: `free` ids from the persisted list, held in `freelist_pages`.
+    /// State after open from the checkpoint of txn `checkpointed_txn_id`: `free` ids from
+    /// the persisted list, held in `freelist_pages`.
     pub fn loaded(
         page_count: u64,
         free: impl IntoIterator<Item = PageId>,
         freelist_pages: Vec<PageId>,
+        checkpointed_txn_id: TxnId,
     ) -> Self {
         FreeState {
             reusable: free.into_iter().collect(),
             page_count,
             txn_start_page_count: page_count,
             freelist_pages,
+            checkpointed_txn_id,
             ..FreeState::default()
         }
     }
@@ -67,11 +73,15 @@ impl FreeState {
         self.reusable.len() + self.pending_count
     }
 
-    /// Starts a write txn. `oldest_reader` is the oldest snapshot still being read.
+    /// Starts a write txn. `oldest_reader` is the oldest snapshot still being read (or
+    /// retained).
     pub fn begin_txn(&mut self, oldest_reader: Option<TxnId>) {
         debug_assert!(self.txn_allocated.is_empty() && self.txn_freed.is_empty());
         while let Some(entry) = self.pending.first_entry() {
-            if oldest_reader.is_some_and(|oldest| oldest < *entry.key()) {
+            let freed_by = *entry.key();
+            if oldest_reader.is_some_and(|oldest| oldest < freed_by)
+                || freed_by > self.checkpointed_txn_id
+            {
                 break;
             }
             let pages = entry.remove();
@@ -165,33 +175,59 @@ impl FreeState {
         self.page_count = self.txn_start_page_count;
         self.txn_allocated.clear();
         self.txn_freed.clear();
-        if let Some(pages) = self.freelist_pages_before_txn.take() {
-            self.freelist_pages = pages;
-        }
     }
 
-    /// Plans the freelist chain for the commit of txn `txn_id`: the old chain is freed, new
-    /// chain pages are allocated, and every free or pending id is listed.
-    pub fn plan_persist(&mut self) -> FreelistPlan {
-        let old_pages = std::mem::take(&mut self.freelist_pages);
-        for &page_id in &old_pages {
-            self.free(page_id);
-        }
-        self.freelist_pages_before_txn = Some(old_pages);
+    fn allocate_outside_txn(&mut self) -> PageId {
+        self.reusable.pop_first().unwrap_or_else(|| {
+            self.page_count += 1;
+            self.page_count - 1
+        })
+    }
+
+    /// Plans the freelist chain of a checkpoint (between txns): the current chain is
+    /// listed as free, new chain pages are taken, and every free or pending id is listed.
+    /// Call [`FreeState::finish_checkpoint`] once the checkpoint's meta is durable, or
+    /// [`FreeState::abort_checkpoint`] if it failed.
+    pub fn plan_checkpoint(&mut self) -> FreelistPlan {
+        debug_assert!(self.txn_allocated.is_empty() && self.txn_freed.is_empty());
+        self.previous_chain = std::mem::take(&mut self.freelist_pages);
         let mut pages = Vec::new();
         loop {
-            let entries = self.reusable.len() + self.pending_count + self.txn_freed.len();
+            let entries = self.reusable.len() + self.pending_count + self.previous_chain.len();
             if pages.len() >= entries.div_ceil(IDS_PER_PAGE) {
                 break;
             }
-            pages.push(self.allocate());
+            pages.push(self.allocate_outside_txn());
         }
         let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
         ids.extend(self.pending.values().flatten().copied());
-        ids.extend(self.txn_freed.iter().copied());
+        ids.extend(self.previous_chain.iter().copied());
         ids.sort_unstable();
         self.freelist_pages = pages.clone();
+        self.txn_start_page_count = self.page_count;
         FreelistPlan { pages, ids }
+    }
+
+    /// The checkpoint of txn `txn_id` is durable: the previous chain's pages are free, and
+    /// pages freed up to `txn_id` may be reused once readers allow.
+    pub fn finish_checkpoint(&mut self, txn_id: TxnId) {
+        let previous = std::mem::take(&mut self.previous_chain);
+        self.reusable.extend(previous);
+        self.checkpointed_txn_id = txn_id;
+    }
+
+    /// The checkpoint failed before its meta was written: the previous chain stays.
+    pub fn abort_checkpoint(&mut self) {
+        let planned = std::mem::replace(
+            &mut self.freelist_pages,
+            std::mem::take(&mut self.previous_chain),
+        );
+        self.reusable.extend(planned);
+    }
+
+    /// Txn id of the newest durable checkpoint.
+    pub fn checkpointed_txn_id(&self) -> TxnId {
+        self.checkpointed_txn_id
     }
 
     /// Ends the current txn as committed `txn_id`: its freed pages become pending.
@@ -203,11 +239,11 @@ impl FreeState {
         }
         self.txn_allocated.clear();
         self.txn_from_reusable.clear();
-        self.freelist_pages_before_txn = None;
         self.txn_start_page_count = self.page_count;
     }
 
-    /// Every page id currently free or pending, ascending (for the validator).
+    /// Every page id currently free or pending, ascending, with the current chain's pages
+    /// (for the validator).
     pub fn all_free(&self) -> Vec<PageId> {
         let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
         ids.extend(self.pending.values().flatten().copied());
@@ -227,13 +263,26 @@ mod tests {
 
     #[test]
     fn pages_freed_by_a_txn_wait_for_older_readers() {
-        let mut free = FreeState::loaded(10, [4, 5], vec![]);
+        let mut free = FreeState::loaded(10, [4, 5], vec![], 0);
         free.begin_txn(None);
         assert_eq!(free.allocate(), 4);
         free.free(7);
         free.commit_txn(3);
-        free.begin_txn(Some(2));
+        free.begin_txn(None);
         assert_eq!(free.allocate(), 5);
+        assert_eq!(
+            free.allocate(),
+            10,
+            "page 7 waits for a checkpoint at or after txn 3"
+        );
+        free.abort_txn();
+        assert_eq!(
+            free.plan_checkpoint().pages,
+            vec![5],
+            "the chain takes the free page"
+        );
+        free.finish_checkpoint(3);
+        free.begin_txn(Some(2));
         assert_eq!(
             free.allocate(),
             10,
@@ -241,13 +290,12 @@ mod tests {
         );
         free.abort_txn();
         free.begin_txn(Some(3));
-        assert_eq!(free.allocate(), 5);
         assert_eq!(free.allocate(), 7);
     }
 
     #[test]
     fn abort_returns_every_allocation() {
-        let mut free = FreeState::loaded(10, [3, 4, 5, 8], vec![]);
+        let mut free = FreeState::loaded(10, [3, 4, 5, 8], vec![], 0);
         free.begin_txn(None);
         let run = free.allocate_run(3);
         assert_eq!(run, 3);

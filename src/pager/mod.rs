@@ -3,7 +3,9 @@
 mod file;
 mod freelist;
 mod view;
+mod writer;
 
 pub use file::{read_meta_slot, write_freelist, Opened, Pager, PAGE_FILE_NAME};
 pub use freelist::{FreeState, FreelistPlan, FIRST_DATA_PAGE};
 pub use view::View;
+pub use writer::WriterState;

@@ -60,6 +60,10 @@ impl<'t> Keyspace<'t> {
         )
     }
 
+    pub(crate) fn range_bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Range<'t>> {
+        Range::new(self.source, self.root, start, end)
+    }
+
     /// Every entry, in key order.
     pub fn iter(&self) -> Result<Range<'t>> {
         Range::new(self.source, self.root, Bound::Unbounded, Bound::Unbounded)

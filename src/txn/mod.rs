@@ -1,6 +1,6 @@
 //! Transactions: read snapshots, the single write txn, and keyspace handles.
 
-mod keyspace;
+pub(crate) mod keyspace;
 mod read;
 mod write;
 

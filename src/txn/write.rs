@@ -1,11 +1,13 @@
 //! The write transaction.
 //!
 //! Invariants:
-//! - At most one exists per database: it holds the writer slot (the free-page state).
+//! - At most one exists per database: it holds the writer slot.
 //! - Dropping it without `commit` undoes every allocation; nothing it wrote is reachable.
-//! - Commit order: changed nodes and the freelist are written, the page file is synced,
-//!   then the meta for the new txn goes to the slot not holding the newest meta and is
-//!   synced. Only then do new readers see the txn.
+//! - Every effective change is also recorded, in order, as an operation of the txn's
+//!   commit record, so replaying the record reproduces the txn.
+//! - Commit order: changed nodes are written (not synced), the commit record is appended
+//!   to the log, the writer slot is released, the log is synced (one sync may cover the
+//!   records of several committers), and only then do new readers see the txn.
 //! - After any failed operation the txn refuses to commit: a half-applied change is never
 //!   made durable.
 
@@ -15,13 +17,14 @@ use std::ops::RangeBounds;
 use parking_lot::MutexGuard;
 
 use super::keyspace::{Keyspace, KeyspaceMut};
-use crate::btree::{check_database, Cursor, Range, Source, TreeWriter, Value};
+use crate::btree::{Cursor, Range, Source, TreeWriter, Value};
 use crate::db::Db;
 use crate::format::catalog::Descriptor;
+use crate::format::frame::{Op, Record, RecordBuilder};
 use crate::format::meta::Meta;
 use crate::limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, VALUE_SIZE_MAX};
-use crate::pager::{write_freelist, FreeState};
-use crate::{Error, PageId, Result, TxnId};
+use crate::pager::WriterState;
+use crate::{Durability, Error, PageId, Result, TxnId};
 
 #[derive(Debug, Clone, Copy)]
 struct KeyspaceState {
@@ -44,6 +47,9 @@ pub struct WriteTxn<'db> {
     catalog_root: PageId,
     named: BTreeMap<String, KeyspaceState>,
     next_keyspace_id: u32,
+    record: RecordBuilder,
+    /// Set while replaying a log record: the offset just past it (nothing is appended).
+    replay_end: Option<u64>,
     failed: Option<String>,
     finished: bool,
 }
@@ -59,10 +65,15 @@ fn check_key(key: &[u8]) -> Result<()> {
 }
 
 impl<'db> WriteTxn<'db> {
-    pub(crate) fn new(db: &'db Db, free: MutexGuard<'db, FreeState>, base: Meta) -> WriteTxn<'db> {
+    pub(crate) fn new(
+        db: &'db Db,
+        slot: MutexGuard<'db, WriterState>,
+        replay_end: Option<u64>,
+    ) -> WriteTxn<'db> {
+        let base = slot.head;
         WriteTxn {
             db,
-            tree: TreeWriter::new(&db.pager, free, base.txn_id + 1),
+            tree: TreeWriter::new(&db.pager, slot, base.txn_id + 1),
             base,
             default: KeyspaceState {
                 id: 0,
@@ -73,9 +84,82 @@ impl<'db> WriteTxn<'db> {
             catalog_root: base.catalog_root,
             named: BTreeMap::new(),
             next_keyspace_id: base.next_keyspace_id,
+            record: RecordBuilder::default(),
+            replay_end,
             failed: None,
             finished: false,
         }
+    }
+
+    /// Adds an operation to the commit record (while replaying, only counts it).
+    fn record_op(&mut self, op: Op<'_>) {
+        if self.replay_end.is_none() {
+            self.record.push(&op);
+        } else {
+            self.record.count_only();
+        }
+    }
+
+    /// Applies the operations of a log record through the normal write path.
+    pub(crate) fn apply_record(&mut self, record: &Record<'_>) -> Result<(), String> {
+        if record.header.txn_id != self.txn_id() {
+            return Err(format!(
+                "record holds txn {}, expected txn {}",
+                record.header.txn_id,
+                self.txn_id()
+            ));
+        }
+        let mut names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+        for name in self.keyspaces().map_err(|error| error.to_string())? {
+            let id = self.keyspace_id(&name).map_err(|error| error.to_string())?;
+            names.insert(id, name);
+        }
+        for op in record.ops() {
+            let result = match op? {
+                Op::Put {
+                    keyspace: 0,
+                    key,
+                    value,
+                } => self.put_in(None, key, value),
+                Op::Delete { keyspace: 0, key } => self.delete_in(None, key).map(drop),
+                Op::Put {
+                    keyspace,
+                    key,
+                    value,
+                } => match names.get(&keyspace).cloned() {
+                    Some(name) => self.put_in(Some(&name), key, value),
+                    None => return Err(format!("put into unknown keyspace {keyspace}")),
+                },
+                Op::Delete { keyspace, key } => match names.get(&keyspace).cloned() {
+                    Some(name) => self.delete_in(Some(&name), key).map(drop),
+                    None => return Err(format!("delete in unknown keyspace {keyspace}")),
+                },
+                Op::CreateKeyspace { keyspace, name } => {
+                    let name = String::from_utf8(name.to_vec())
+                        .map_err(|_| "keyspace name is not UTF-8".to_string())?;
+                    if self.next_keyspace_id != keyspace {
+                        return Err(format!(
+                            "keyspace {name:?} was created as id {keyspace}, replay gives {}",
+                            self.next_keyspace_id
+                        ));
+                    }
+                    names.insert(keyspace, name.clone());
+                    self.create_keyspace(&name)
+                }
+                Op::DropKeyspace { keyspace, name } => {
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    names.remove(&keyspace);
+                    self.drop_keyspace(&name).map(drop)
+                }
+            };
+            result.map_err(|error| error.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn keyspace_id(&mut self, name: &str) -> Result<u32> {
+        self.load_keyspace(name)?;
+        Ok(self.named[name].id)
     }
 
     /// The txn id this txn gets if it commits with changes.
@@ -130,6 +214,12 @@ impl<'db> WriteTxn<'db> {
         state.root = root;
         state.len += u64::from(!replaced);
         state.changed = true;
+        let id = state.id;
+        self.record_op(Op::Put {
+            keyspace: id,
+            key,
+            value,
+        });
         Ok(())
     }
 
@@ -142,6 +232,10 @@ impl<'db> WriteTxn<'db> {
         state.root = root;
         state.len -= u64::from(existed);
         state.changed |= existed;
+        let id = state.id;
+        if existed {
+            self.record_op(Op::Delete { keyspace: id, key });
+        }
         Ok(existed)
     }
 
@@ -259,6 +353,10 @@ impl<'db> WriteTxn<'db> {
         self.next_keyspace_id += 1;
         self.put_catalog(name, state)?;
         self.named.insert(name.to_string(), state);
+        self.record_op(Op::CreateKeyspace {
+            keyspace: state.id,
+            name: name.as_bytes(),
+        });
         Ok(())
     }
 
@@ -285,6 +383,10 @@ impl<'db> WriteTxn<'db> {
         self.guard(result)?;
         let result = self.tree.delete(self.catalog_root, name.as_bytes());
         self.catalog_root = self.guard(result)?.0;
+        self.record_op(Op::DropKeyspace {
+            keyspace: state.id,
+            name: name.as_bytes(),
+        });
         Ok(true)
     }
 
@@ -300,8 +402,13 @@ impl<'db> WriteTxn<'db> {
     /// Makes the txn's changes durable and visible; returns the new txn id. A txn that
     /// changed nothing commits nothing and returns the current txn id.
     ///
-    /// Errors: I/O errors (the txn is rolled back and the database stays at the previous
-    /// txn); [`Error::Poisoned`] if a sync failed, now or before.
+    /// With [`Durability::Immediate`] it returns once the commit record is durable; commits
+    /// from several threads that wait at the same time share one log sync.
+    ///
+    /// Errors: I/O errors before the record is appended (the txn is rolled back and the
+    /// database stays at the previous txn); [`Error::Poisoned`] if the log sync failed,
+    /// now or before: the txn may or may not survive a crash, and the handle takes no more
+    /// writes.
     pub fn commit(mut self) -> Result<TxnId> {
         if let Some(detail) = self.failed.take() {
             return Err(Error::Io {
@@ -312,15 +419,22 @@ impl<'db> WriteTxn<'db> {
                 )),
             });
         }
-        if !self.tree.is_dirty() {
+        if self.record.op_count() == 0 && !self.tree.is_dirty() {
             return Ok(self.base.txn_id);
         }
-        let meta = self.write_commit()?;
-        self.tree.free_state().commit_txn(meta.txn_id);
+        let (meta, end) = self.write_commit()?;
         self.finished = true;
-        self.db.publish(meta);
-        if self.db.options.verify_every_commit {
-            let report = check_database(&self.db.pager.view(), &meta);
+        let db = self.db;
+        let replaying = self.replay_end.is_some();
+        // Release the writer slot before waiting for the sync, so the next writer can
+        // append its record and share the sync.
+        drop(self);
+        if !replaying && db.options.durability == Durability::Immediate {
+            db.log.wait_durable(end)?;
+        }
+        db.publish(meta);
+        if db.options.verify_every_commit {
+            let report = db.check()?;
             assert!(
                 report.is_ok(),
                 "validator after commit of txn {}: {:?}",
@@ -331,7 +445,7 @@ impl<'db> WriteTxn<'db> {
         Ok(meta.txn_id)
     }
 
-    fn write_commit(&mut self) -> Result<Meta> {
+    fn write_commit(&mut self) -> Result<(Meta, u64)> {
         let changed: Vec<(String, KeyspaceState)> = self
             .named
             .iter()
@@ -341,26 +455,32 @@ impl<'db> WriteTxn<'db> {
         for (name, state) in changed {
             self.put_catalog(&name, state)?;
         }
-        let plan = self.tree.free_state().plan_persist();
-        self.tree.cover_allocations()?;
         self.tree.write_nodes()?;
         let txn_id = self.tree.txn_id();
-        let freelist_head = write_freelist(&self.db.pager, txn_id, &plan.pages, &plan.ids)?;
+        let end = match self.replay_end {
+            Some(end) => end,
+            None => self
+                .db
+                .log
+                .append(self.record.finish(txn_id, &self.base.database_id))?,
+        };
+        let slot = self.tree.slot();
         let meta = Meta {
             txn_id,
-            page_count: self.tree.free_state().page_count(),
+            page_count: slot.free.page_count(),
             default_root: self.default.root,
             default_len: self.default.len,
             catalog_root: self.catalog_root,
-            freelist_head,
-            free_count: plan.ids.len() as u64,
+            freelist_head: slot.checkpoint.freelist_head,
+            free_count: slot.checkpoint.free_count,
             next_keyspace_id: self.next_keyspace_id,
             database_id: self.base.database_id,
-            log_position: self.base.log_position,
+            log_position: end,
         };
-        self.db.pager.sync()?;
-        self.db.pager.write_meta(&meta)?;
-        Ok(meta)
+        slot.free.commit_txn(txn_id);
+        slot.head = meta;
+        slot.commits_since_checkpoint += 1;
+        Ok((meta, end))
     }
 
     /// Rolls back every change. Same as dropping the txn.

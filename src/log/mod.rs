@@ -1,0 +1,7 @@
+//! The commit log: CRC-framed records of every committed txn, the durability point.
+
+mod file;
+mod scan;
+
+pub use file::{map_file, LogBytes, LogFile, LOG_FILE_NAME};
+pub use scan::{LogEnd, Scanner};
