@@ -61,6 +61,7 @@ pub struct Db {
     pub(crate) writer: Mutex<WriterState>,
     pub(crate) options: Options,
     recovery: RecoveryReport,
+    close_checkpoint: bool,
 }
 
 pub(crate) struct Committed {
@@ -112,6 +113,7 @@ impl Db {
             checkpoint: meta,
             checkpoint_slot: opened.slot,
             commits_since_checkpoint: 0,
+            pages_written_since_checkpoint: 0,
             checkpoint_time: Instant::now(),
         };
         let mut db = Db {
@@ -126,8 +128,17 @@ impl Db {
             writer: Mutex::new(writer),
             options,
             recovery: RecoveryReport::default(),
+            close_checkpoint: true,
         };
-        db.recovery = db.recover()?;
+        match db.recover() {
+            Ok(report) => db.recovery = report,
+            Err(error) => {
+                // A refused open leaves the files as they were: no closing checkpoint of
+                // records replayed before the failure.
+                db.close_checkpoint = false;
+                return Err(error);
+            }
+        }
         Ok(db)
     }
 
@@ -156,6 +167,22 @@ impl Db {
             checkpoint_txn_id: checkpoint.txn_id,
             ..RecoveryReport::default()
         };
+        // Strict recovery decides before replaying anything: an open it refuses must leave
+        // both files as they were (replayed records would otherwise be checkpointed on drop).
+        if self.options.log_recovery == LogRecovery::Strict {
+            let verdict =
+                Scanner::new(&bytes, start, checkpoint.txn_id + 1, checkpoint.database_id).finish();
+            if let LogEnd::Corrupt {
+                offset,
+                expected_txn_id,
+                next_valid_offset,
+                detail,
+            } = verdict
+            {
+                let detail = damaged_record_detail(expected_txn_id, &detail, next_valid_offset);
+                return Err(Error::corrupt_log(self.log.path(), offset, detail));
+            }
+        }
         let mut scanner =
             Scanner::new(&bytes, start, checkpoint.txn_id + 1, checkpoint.database_id);
         for (offset, record) in scanner.by_ref() {
@@ -182,9 +209,7 @@ impl Db {
                 next_valid_offset,
                 detail,
             } => {
-                let detail = format!(
-                    "record of txn {expected_txn_id} is damaged ({detail}) and a valid record follows at offset {next_valid_offset}"
-                );
+                let detail = damaged_record_detail(*expected_txn_id, detail, *next_valid_offset);
                 if self.options.log_recovery == LogRecovery::Strict {
                     return Err(Error::corrupt_log(self.log.path(), *offset, detail));
                 }
@@ -329,9 +354,10 @@ impl Db {
         if overlay.txn_id() < txn_id {
             let bytes = self.log.bytes()?;
             let database_id = self.log.header().database_id;
-            for (offset, record) in Scanner::new(&bytes, start, overlay.txn_id() + 1, database_id) {
+            let mut scanner = Scanner::new(&bytes, start, overlay.txn_id() + 1, database_id);
+            for (offset, record) in scanner.by_ref() {
                 overlay
-                    .apply(view, &record)
+                    .apply(&record)
                     .map_err(|detail| Error::corrupt_log(self.log.path(), offset, detail))?;
                 replayed += 1;
                 if overlay.txn_id() == txn_id {
@@ -339,12 +365,24 @@ impl Db {
                 }
             }
             if overlay.txn_id() != txn_id {
-                return Err(Error::corrupt_log(
-                    self.log.path(),
-                    start,
-                    format!("the log does not hold the records up to txn {txn_id}"),
-                ));
+                // Name the record the scan stopped at, not where it started.
+                let missing = overlay.txn_id() + 1;
+                let (offset, detail) = match scanner.end() {
+                    Some(
+                        LogEnd::Corrupt { offset, detail, .. }
+                        | LogEnd::TornTail { offset, detail, .. },
+                    ) => (
+                        *offset,
+                        format!("record of txn {missing} is damaged ({detail}); reading AS OF txn {txn_id} needs it"),
+                    ),
+                    _ => (
+                        scanner.offset(),
+                        format!("the log ends before txn {missing}; reading AS OF txn {txn_id} needs it"),
+                    ),
+                };
+                return Err(Error::corrupt_log(self.log.path(), offset, detail));
             }
+            overlay.count_entries(view)?;
         }
         Ok(AsOfTxn {
             base,
@@ -412,9 +450,10 @@ impl Db {
             .head
             .log_position
             .saturating_sub(slot.checkpoint.log_position);
+        let written = log_bytes + slot.pages_written_since_checkpoint * crate::PAGE_SIZE as u64;
         slot.head.txn_id != slot.checkpoint.txn_id
             && (slot.commits_since_checkpoint >= self.options.checkpoint_commits
-                || log_bytes >= self.options.checkpoint_log_bytes
+                || written >= self.options.checkpoint_bytes
                 || slot.checkpoint_time.elapsed() >= self.options.checkpoint_interval)
     }
 
@@ -472,6 +511,7 @@ impl Db {
                 slot.checkpoint = meta;
                 slot.checkpoint_slot = target;
                 slot.commits_since_checkpoint = 0;
+                slot.pages_written_since_checkpoint = 0;
                 slot.checkpoint_time = Instant::now();
                 Ok(())
             }
@@ -506,9 +546,18 @@ impl Db {
     }
 }
 
+/// What a damaged log record followed by valid ones is reported as.
+fn damaged_record_detail(expected_txn_id: TxnId, detail: &str, next_valid_offset: u64) -> String {
+    format!(
+        "record of txn {expected_txn_id} is damaged ({detail}) and a valid record follows at offset {next_valid_offset}"
+    )
+}
+
 impl Drop for Db {
     fn drop(&mut self) {
         // Best effort: an error here leaves the log to be replayed at the next open.
-        let _ = self.checkpoint();
+        if self.close_checkpoint {
+            let _ = self.checkpoint();
+        }
     }
 }

@@ -45,7 +45,7 @@ pub struct Options {
     pub(crate) verify_every_commit: bool,
     pub(crate) durability: Durability,
     pub(crate) checkpoint_commits: u64,
-    pub(crate) checkpoint_log_bytes: u64,
+    pub(crate) checkpoint_bytes: u64,
     pub(crate) checkpoint_interval: Duration,
     pub(crate) retain_recent: usize,
     pub(crate) retain_every: u64,
@@ -60,7 +60,7 @@ impl Default for Options {
             verify_every_commit: cfg!(feature = "verify"),
             durability: Durability::Immediate,
             checkpoint_commits: 10_000,
-            checkpoint_log_bytes: 64 << 20,
+            checkpoint_bytes: 64 << 20,
             checkpoint_interval: Duration::from_secs(30),
             retain_recent: 0,
             retain_every: 0,
@@ -96,13 +96,15 @@ impl Options {
     }
 
     /// Checkpoint (sync the page file and write a meta page) when the next write txn
-    /// begins after `commits` commits, `log_bytes` bytes of log, or `interval`, whichever
-    /// comes first since the last checkpoint. Defaults: 10,000 commits, 64 MiB, 30 s.
-    /// Checkpoints also run on [`crate::Db::checkpoint`] and on close. Between checkpoints,
-    /// recovery replays the log, and pages freed since the last checkpoint are not reused.
-    pub fn checkpoint_every(mut self, commits: u64, log_bytes: u64, interval: Duration) -> Self {
+    /// begins after `commits` commits, `bytes` bytes written (log records plus pages), or
+    /// `interval`, whichever comes first since the last checkpoint. Defaults: 10,000
+    /// commits, 64 MiB, 30 s. Checkpoints also run on [`crate::Db::checkpoint`] and on
+    /// close. Between checkpoints, recovery replays the log, and pages freed since the last
+    /// checkpoint are not reused, so `bytes` also bounds how much the page file can grow
+    /// between two checkpoints.
+    pub fn checkpoint_every(mut self, commits: u64, bytes: u64, interval: Duration) -> Self {
         self.checkpoint_commits = commits.max(1);
-        self.checkpoint_log_bytes = log_bytes;
+        self.checkpoint_bytes = bytes;
         self.checkpoint_interval = interval;
         self
     }

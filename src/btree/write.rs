@@ -29,6 +29,7 @@ pub struct TreeWriter<'db> {
     dirty: HashMap<PageId, Node>,
     slot: MutexGuard<'db, WriterState>,
     txn_id: TxnId,
+    pages_written: u64,
 }
 
 impl<'db> TreeWriter<'db> {
@@ -44,6 +45,7 @@ impl<'db> TreeWriter<'db> {
             dirty: HashMap::new(),
             slot,
             txn_id,
+            pages_written: 0,
         }
     }
 
@@ -135,6 +137,7 @@ impl<'db> TreeWriter<'db> {
             let page_id = first_page + index as u64;
             overflow::encode(&mut page, page_id, self.txn_id, chunk);
             self.pager.write_page(page_id, &page)?;
+            self.pages_written += 1;
         }
         if value.is_empty() {
             overflow::encode(&mut page, first_page, self.txn_id, &[]);
@@ -351,7 +354,13 @@ impl<'db> TreeWriter<'db> {
         for page_id in ids {
             self.dirty[&page_id].encode(&mut page, page_id, self.txn_id);
             self.pager.write_page(page_id, &page)?;
+            self.pages_written += 1;
         }
         Ok(())
+    }
+
+    /// Pages written by the txn so far (nodes and overflow pages).
+    pub fn pages_written(&self) -> u64 {
+        self.pages_written
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Invariants: an entry in `entries` overrides the base tree (`None` is a deletion); a
 //! keyspace created after the base has no base tree (`base_root == 0`), so a keyspace
-//! dropped and created again never shows entries of its earlier life; `len` is the number
-//! of live entries after every applied record.
+//! dropped and created again never shows entries of its earlier life; after
+//! [`Overlay::count_entries`], `len` is the number of live entries.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,16 +24,21 @@ pub struct KeyspaceOverlay {
 }
 
 impl KeyspaceOverlay {
-    fn lookup(&self, base: Option<&View>, key: &[u8]) -> Result<bool> {
-        if let Some(entry) = self.entries.get(key) {
-            return Ok(entry.is_some());
+    /// Sets `len` from the base's count and the overlay: one base lookup per key the
+    /// records touched, rather than one per operation.
+    fn count_entries(&mut self, base: Option<&View>) -> Result<()> {
+        let mut len = self.len as i64;
+        for (key, value) in &self.entries {
+            let in_base = match base {
+                Some(view) if self.base_root != 0 => {
+                    Source::View(view).find(self.base_root, key)?.is_some()
+                }
+                _ => false,
+            };
+            len += i64::from(value.is_some()) - i64::from(in_base);
         }
-        match base {
-            Some(view) if self.base_root != 0 => {
-                Ok(Source::View(view).find(self.base_root, key)?.is_some())
-            }
-            _ => Ok(false),
-        }
+        self.len = len as u64;
+        Ok(())
     }
 }
 
@@ -100,9 +105,19 @@ impl Overlay {
         self.named.get_mut(name)
     }
 
-    /// Applies the next record (txn `txn_id + 1`). `base` is the view holding the base
-    /// trees. Errors (in words) when an operation names a keyspace that does not exist.
-    pub fn apply(&mut self, base: Option<&View>, record: &Record<'_>) -> Result<(), String> {
+    /// Sets every keyspace's entry count; call once after the last [`Overlay::apply`],
+    /// with the view holding the base trees.
+    pub fn count_entries(&mut self, base: Option<&View>) -> Result<()> {
+        self.default.count_entries(base)?;
+        for keyspace in self.named.values_mut() {
+            keyspace.count_entries(base)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the next record (txn `txn_id + 1`). Errors (in words) when an operation
+    /// names a keyspace that does not exist.
+    pub fn apply(&mut self, record: &Record<'_>) -> Result<(), String> {
         debug_assert_eq!(record.header.txn_id, self.txn_id + 1);
         for op in record.ops() {
             match op? {
@@ -114,21 +129,13 @@ impl Overlay {
                     let target = self
                         .keyspace_mut(keyspace)
                         .ok_or_else(|| format!("put into unknown keyspace {keyspace}"))?;
-                    let existed = target
-                        .lookup(base, key)
-                        .map_err(|error| error.to_string())?;
                     target.entries.insert(key.to_vec(), Some(value.to_vec()));
-                    target.len += u64::from(!existed);
                 }
                 Op::Delete { keyspace, key } => {
                     let target = self
                         .keyspace_mut(keyspace)
                         .ok_or_else(|| format!("delete in unknown keyspace {keyspace}"))?;
-                    let existed = target
-                        .lookup(base, key)
-                        .map_err(|error| error.to_string())?;
                     target.entries.insert(key.to_vec(), None);
-                    target.len -= u64::from(existed);
                 }
                 Op::CreateKeyspace { keyspace, name } => {
                     self.names.insert(keyspace, name.to_vec());

@@ -96,20 +96,21 @@ pub fn replay(path: impl AsRef<Path>, up_to: TxnId) -> Result<Replayed> {
     let mut scanner = Scanner::new(&bytes, LOG_HEADER_SIZE as u64, 1, header.database_id);
     for (offset, record) in scanner.by_ref() {
         if record.header.txn_id > up_to {
-            return Ok(Replayed { overlay });
+            break;
         }
         overlay
-            .apply(None, &record)
+            .apply(&record)
             .map_err(|detail| Error::corrupt_log(&path, offset, detail))?;
+    }
+    if overlay.txn_id() == up_to {
+        overlay.count_entries(None)?;
+        return Ok(Replayed { overlay });
     }
     if let Some(LogEnd::Corrupt { offset, detail, .. }) = scanner.end() {
         return Err(Error::corrupt_log(&path, *offset, detail.clone()));
     }
-    if overlay.txn_id() < up_to {
-        return Err(Error::FutureTxn {
-            requested: up_to,
-            latest: overlay.txn_id(),
-        });
-    }
-    Ok(Replayed { overlay })
+    Err(Error::FutureTxn {
+        requested: up_to,
+        latest: overlay.txn_id(),
+    })
 }

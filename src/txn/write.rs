@@ -464,6 +464,7 @@ impl<'db> WriteTxn<'db> {
                 .log
                 .append(self.record.finish(txn_id, &self.base.database_id))?,
         };
+        let pages_written = self.tree.pages_written();
         let slot = self.tree.slot();
         let meta = Meta {
             txn_id,
@@ -480,6 +481,7 @@ impl<'db> WriteTxn<'db> {
         slot.free.commit_txn(txn_id);
         slot.head = meta;
         slot.commits_since_checkpoint += 1;
+        slot.pages_written_since_checkpoint += pages_written;
         Ok((meta, end))
     }
 

@@ -294,3 +294,275 @@ pub fn short(key: &[u8]) -> String {
         format!("\"{head}\"")
     }
 }
+
+/// Every keyspace of a database: `""` is the default keyspace, the other keys are the
+/// named keyspaces (the shape of `northstar::Replayed::to_maps`).
+pub type State = BTreeMap<String, Model>;
+
+/// The state of a new database: an empty default keyspace and no named ones.
+pub fn empty_state() -> State {
+    State::from([(String::new(), Model::new())])
+}
+
+/// The newest committed state of `db`, read through a read txn.
+pub fn read_state(db: &Db) -> State {
+    let read = db.begin_read().expect("begin_read");
+    let mut state = State::new();
+    state.insert(
+        String::new(),
+        collect(read.iter().expect("iter")).into_iter().collect(),
+    );
+    for name in read.keyspaces().expect("keyspaces") {
+        let keyspace = read.keyspace(&name).expect("listed keyspace");
+        let entries = collect(keyspace.iter().expect("iter"))
+            .into_iter()
+            .collect();
+        state.insert(name, entries);
+    }
+    state
+}
+
+/// A short account of where two states first differ.
+pub fn describe_state_difference(got: &State, want: &State) -> String {
+    let got_names: Vec<&String> = got.keys().collect();
+    let want_names: Vec<&String> = want.keys().collect();
+    if got_names != want_names {
+        return format!("keyspaces {got_names:?}, expected {want_names:?}");
+    }
+    for (name, model) in want {
+        if got[name] != *model {
+            return format!(
+                "keyspace {name:?}: {}",
+                describe_difference(&model_entries(&got[name]), &model_entries(model))
+            );
+        }
+    }
+    "no difference".into()
+}
+
+/// Asserts that `got` equals `want`, naming the first difference.
+pub fn assert_state(got: &State, want: &State, context: &str) {
+    if got != want {
+        panic!("{context}: {}", describe_state_difference(got, want));
+    }
+}
+
+/// The commit log of the database in `dir`.
+pub fn log_file(dir: &Path) -> PathBuf {
+    dir.join("northstar.log")
+}
+
+/// Copies the page file and the commit log of a live database into a fresh directory:
+/// what a crash right now would leave if the operating system kept every write. The live
+/// database keeps running.
+pub fn crash_image(db: &Db) -> tempfile::TempDir {
+    let image = tempfile::tempdir().expect("temporary directory");
+    std::fs::copy(db.page_file_path(), page_file(image.path())).expect("copy page file");
+    std::fs::copy(db.log_path(), log_file(image.path())).expect("copy log");
+    image
+}
+
+/// Writes a database directory holding exactly these page file and log bytes, replacing
+/// whatever `dir` held (an earlier open may have cut the log or written a checkpoint).
+pub fn write_image(dir: &Path, page_file_bytes: &[u8], log_bytes: &[u8]) {
+    std::fs::write(page_file(dir), page_file_bytes).expect("write page file");
+    std::fs::write(log_file(dir), log_bytes).expect("write log");
+}
+
+/// Length of the commit log of a live database: the offset just past its last record.
+pub fn log_len(db: &Db) -> u64 {
+    std::fs::metadata(db.log_path()).expect("stat log").len()
+}
+
+/// Names of the named keyspaces random histories use; keyspace `n > 0` is
+/// `KEYSPACE_NAMES[n - 1]`, keyspace 0 the default one.
+pub const KEYSPACE_NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
+
+/// The model key for `keyspace` in a [`State`].
+pub fn keyspace_name(keyspace: u8) -> String {
+    match keyspace {
+        0 => String::new(),
+        n => KEYSPACE_NAMES[usize::from(n - 1) % KEYSPACE_NAMES.len()].to_string(),
+    }
+}
+
+/// Key number `index` of a small key set with the edge cases ranges and prefixes trip on:
+/// the empty key, 0x00 and 0xff bytes, keys that are prefixes of each other.
+pub fn test_key(index: u8) -> Vec<u8> {
+    match index % 48 {
+        0 => Vec::new(),
+        1 => vec![0x00],
+        2 => vec![0xff],
+        3 => vec![0xff, 0xff, 0x00],
+        4 => b"a".to_vec(),
+        5 => b"ab".to_vec(),
+        6 => b"abc".to_vec(),
+        7 => b"abd".to_vec(),
+        8 => b"b".to_vec(),
+        9 => b"ba".to_vec(),
+        n => format!("k{n:02}").into_bytes(),
+    }
+}
+
+/// Prefixes worth scanning over keys from [`test_key`].
+pub const TEST_PREFIXES: [&[u8]; 8] = [b"", b"a", b"ab", b"k", b"k1", b"k4", b"\xff", b"zz"];
+
+/// A value of `len` bytes that differs with `seed`.
+pub fn test_value(len: u32, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(u32::from(seed) * 7) % 251) as u8)
+        .collect()
+}
+
+/// One change of a random history.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Put [`test_key`]`(key)` = [`test_value`]`(value_len, seed)`.
+    Put {
+        keyspace: u8,
+        key: u8,
+        value_len: u32,
+        seed: u8,
+    },
+    /// Delete [`test_key`]`(key)`, present or not.
+    Delete { keyspace: u8, key: u8 },
+    /// Create a named keyspace (refused if it exists).
+    CreateKeyspace(u8),
+    /// Drop a named keyspace (a no-op if it does not exist).
+    DropKeyspace(u8),
+}
+
+/// Value sizes of random histories: mostly small, a few in runs of overflow pages.
+pub fn random_value_len(rng: &mut Rng) -> u32 {
+    match rng.below(20) {
+        0 => 5_000 + rng.below(30_000) as u32,
+        1 => 0,
+        2 => 600 + rng.below(3_000) as u32,
+        _ => 1 + rng.below(60) as u32,
+    }
+}
+
+/// A random change; keyspace changes are rarer than puts and deletes.
+pub fn random_change(rng: &mut Rng) -> Change {
+    let keyspace = if rng.chance(1, 2) {
+        0
+    } else {
+        1 + rng.below(3) as u8
+    };
+    let key = rng.below(48) as u8;
+    match rng.below(40) {
+        0 => Change::CreateKeyspace(1 + rng.below(3) as u8),
+        1 => Change::DropKeyspace(1 + rng.below(3) as u8),
+        2..=13 => Change::Delete { keyspace, key },
+        _ => Change::Put {
+            keyspace,
+            key,
+            value_len: random_value_len(rng),
+            seed: rng.next_u64() as u8,
+        },
+    }
+}
+
+/// Applies `change` to the write txn and to `state` alike, checking that the store and the
+/// model agree on its outcome (keyspace found or not, key present or not).
+pub fn apply_change(txn: &mut WriteTxn<'_>, state: &mut State, change: &Change) {
+    match *change {
+        Change::Put {
+            keyspace,
+            key,
+            value_len,
+            seed,
+        } => {
+            let (key, value) = (test_key(key), test_value(value_len, seed));
+            let name = keyspace_name(keyspace);
+            let Some(model) = state.get_mut(&name) else {
+                assert_absent(txn, &name);
+                return;
+            };
+            if keyspace == 0 {
+                txn.put(&key, &value).expect("put");
+            } else {
+                let mut handle = txn.keyspace(&name).expect("keyspace in the model");
+                handle.put(&key, &value).expect("put");
+            }
+            model.insert(key, value);
+        }
+        Change::Delete { keyspace, key } => {
+            let key = test_key(key);
+            let name = keyspace_name(keyspace);
+            let Some(model) = state.get_mut(&name) else {
+                assert_absent(txn, &name);
+                return;
+            };
+            let existed = if keyspace == 0 {
+                txn.delete(&key).expect("delete")
+            } else {
+                let mut handle = txn.keyspace(&name).expect("keyspace in the model");
+                handle.delete(&key).expect("delete")
+            };
+            assert_eq!(
+                existed,
+                model.remove(&key).is_some(),
+                "delete {}",
+                short(&key)
+            );
+        }
+        Change::CreateKeyspace(keyspace) => {
+            let name = keyspace_name(keyspace.max(1));
+            match txn.create_keyspace(&name) {
+                Ok(()) => assert!(
+                    state.insert(name.clone(), Model::new()).is_none(),
+                    "created {name}, which the model has"
+                ),
+                Err(northstar::Error::KeyspaceExists(_)) => {
+                    assert!(state.contains_key(&name), "{name} exists only in the store")
+                }
+                Err(error) => panic!("create_keyspace({name}): {error}"),
+            }
+        }
+        Change::DropKeyspace(keyspace) => {
+            let name = keyspace_name(keyspace.max(1));
+            let dropped = txn.drop_keyspace(&name).expect("drop_keyspace");
+            assert_eq!(dropped, state.remove(&name).is_some(), "drop {name}");
+        }
+    }
+}
+
+fn assert_absent(txn: &mut WriteTxn<'_>, name: &str) {
+    match txn.keyspace(name) {
+        Err(northstar::Error::KeyspaceNotFound(_)) => {}
+        Ok(_) => panic!("keyspace {name} exists in the store but not in the model"),
+        Err(error) => panic!("keyspace({name}): {error}"),
+    }
+}
+
+/// Commits one txn of `count` random changes; returns the state after it and the txn id
+/// (the same id when the changes changed nothing the log records).
+pub fn commit_random(db: &Db, state: &State, rng: &mut Rng, count: usize) -> (State, u64) {
+    let mut next = state.clone();
+    let mut txn = db.begin_write().expect("begin_write");
+    for _ in 0..count {
+        apply_change(&mut txn, &mut next, &random_change(rng));
+    }
+    let txn_id = txn.commit().expect("commit");
+    (next, txn_id)
+}
+
+/// Everything an AS OF view shows, as a [`State`].
+pub fn as_of_state(view: &northstar::AsOfTxn<'_>) -> State {
+    let mut state = State::new();
+    state.insert(
+        String::new(),
+        collect_iter(view.iter().expect("iter"))
+            .into_iter()
+            .collect(),
+    );
+    for name in view.keyspaces() {
+        let keyspace = view.keyspace(&name).expect("listed keyspace");
+        let entries = collect_iter(keyspace.iter().expect("iter"))
+            .into_iter()
+            .collect();
+        state.insert(name, entries);
+    }
+    state
+}

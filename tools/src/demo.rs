@@ -1,6 +1,7 @@
 //! `northstar demo`: a guided tour that creates a fresh database and uses every part of
-//! the store, printing each step with its txn id, then validates the database and ends
-//! with the `stat` summary.
+//! the store, printing each step with its txn id, then validates the database, reopens
+//! it, travels back in time (see [`crate::demo_history`]) and ends with the `stat`
+//! summary.
 //!
 //! Every read is checked against what the demo wrote; a mismatch fails the demo (exit 1),
 //! so it doubles as a smoke test of the library on a new machine.
@@ -16,7 +17,7 @@ use northstar::{Db, Options};
 use crate::bytes::{self, Encoding};
 use crate::failure::{Failure, Outcome};
 use crate::stat::{self, human_size};
-use crate::validate;
+use crate::{demo_history, validate};
 
 /// Arguments of `northstar demo`.
 #[derive(Debug, Args)]
@@ -79,6 +80,7 @@ pub fn run(args: &DemoArgs) -> Outcome {
     ))?;
     drop(db);
     let db = reopen(&path, &mut tour)?;
+    demo_history::time_travel(&db, &mut tour)?;
     writeln!(tour.out, "\nstat summary\n")?;
     stat::write_text(&stat::collect(&db)?, &mut tour.out)?;
     drop(db);
@@ -98,34 +100,34 @@ pub fn run(args: &DemoArgs) -> Outcome {
 }
 
 /// Numbered steps on stdout.
-struct Tour<W: Write> {
+pub(crate) struct Tour<W: Write> {
     out: W,
     step: usize,
 }
 
 impl<W: Write> Tour<W> {
-    fn step(&mut self, text: impl AsRef<str>) -> Outcome {
+    pub(crate) fn step(&mut self, text: impl AsRef<str>) -> Outcome {
         self.step += 1;
         writeln!(self.out, "{:>2}. {}", self.step, text.as_ref())?;
         Ok(())
     }
 
-    fn detail(&mut self, text: impl AsRef<str>) -> Outcome {
+    pub(crate) fn detail(&mut self, text: impl AsRef<str>) -> Outcome {
         writeln!(self.out, "    {}", text.as_ref())?;
         Ok(())
     }
 }
 
-fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     bytes::show(bytes, Encoding::Text, Some(bytes::WIDTH_DEFAULT))
 }
 
-fn shown_value(value: Option<&[u8]>) -> String {
+pub(crate) fn shown_value(value: Option<&[u8]>) -> String {
     value.map_or_else(|| "(not found)".to_string(), show)
 }
 
 /// Fails the demo when a read does not return what was written.
-fn expect(what: &str, found: Option<&[u8]>, wanted: Option<&[u8]>) -> Outcome {
+pub(crate) fn expect(what: &str, found: Option<&[u8]>, wanted: Option<&[u8]>) -> Outcome {
     if found == wanted {
         return Ok(());
     }

@@ -93,3 +93,33 @@ impl From<io::Error> for Failure {
         }
     }
 }
+
+/// The `main` of a tool: parses the command line as `C`, runs it, prints any failure as
+/// `program: message` on stderr and turns it into the exit code.
+pub fn run_main<C: clap::Parser>(
+    program: &str,
+    run: impl FnOnce(&C) -> Outcome,
+) -> std::process::ExitCode {
+    use std::io::Write;
+    use std::process::ExitCode;
+    let cli = match C::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                let _ = writeln!(std::io::stderr(), "{program}: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! `northstar get PATH KEY`: prints the value stored under a key.
+//! `northstar get PATH KEY`: prints the value stored under a key, now or, with
+//! `--as-of TXN`, right after an earlier txn.
 //!
 //! A missing key is a failure (exit 1) with a message naming the key and keyspace, so
 //! scripts can test for presence. Text values that are valid UTF-8 are printed as they
@@ -11,7 +12,7 @@ use clap::Args;
 
 use crate::bytes::{self, Encoding};
 use crate::failure::{Failure, Outcome};
-use crate::keyspace::KeyspaceReader;
+use crate::snapshot::Snapshot;
 use crate::{input, open};
 
 /// Arguments of `northstar get`.
@@ -24,6 +25,9 @@ pub struct GetArgs {
     /// Read this named keyspace instead of the default one.
     #[arg(long, short = 'k', value_name = "NAME")]
     pub keyspace: Option<String>,
+    /// Read the value as it was right after this txn.
+    #[arg(long, value_name = "TXN")]
+    pub as_of: Option<u64>,
     /// Take the key and print the value as hex digits.
     #[arg(long)]
     pub hex: bool,
@@ -38,14 +42,14 @@ pub fn run(args: &GetArgs) -> Outcome {
     let encoding = Encoding::from_hex_flag(args.hex);
     let key = input::parse(&args.key, encoding, "KEY")?;
     let db = open::existing(&args.path)?;
-    let txn = db.begin_read()?;
-    let reader = KeyspaceReader::open(&txn, args.keyspace.as_deref())?;
+    let snapshot = Snapshot::begin(&db, args.as_of)?;
+    let reader = snapshot.reader(args.keyspace.as_deref())?;
     let Some(value) = reader.get(&key)? else {
         return Err(Failure::new(format!(
-            "key {} not found in the {} (txn {})",
+            "key {} not found in the {} ({})",
             bytes::show(&key, encoding, Some(bytes::WIDTH_DEFAULT)),
             reader.label(),
-            txn.txn_id()
+            snapshot.label()
         )));
     };
     let mut out = std::io::stdout().lock();

@@ -1,40 +1,24 @@
 //! `northstar`: the command-line tool for NorthstarDB databases.
 //!
-//! One module per subcommand (`demo`, `validate`, `dump`, `stat`, `get`, `put`, `del`,
-//! `scan`), plus the helpers they share: opening a database, showing bytes safely,
-//! parsing keys, writing entries, progress indicators, and failures with exit codes.
+//! Parses the command line and runs the subcommand; each subcommand lives in its own
+//! module of the `northstar_tools` library (see its crate documentation).
 //!
 //! Invariants: every failure prints one message naming the file (and page, when known)
-//! to stderr and exits non-zero with a code from [`failure`]; bad input never panics.
+//! to stderr and exits non-zero with a code from `northstar_tools::failure`; bad input
+//! never panics.
 
-mod bytes;
-mod del;
-mod demo;
-mod dump;
-mod entries;
-mod failure;
-mod get;
-mod input;
-mod keyspace;
-mod open;
-mod progress;
-mod put;
-mod scan;
-mod stat;
-mod tree;
-mod validate;
-
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-use crate::failure::{Outcome, EXIT_CODES_HELP, EXIT_USAGE};
+use northstar_tools::failure::{Outcome, EXIT_CODES_HELP};
+use northstar_tools::{
+    checkpoint, del, demo, dump, get, history, put, replay, scan, stat, validate,
+};
 
 /// Command-line tools for NorthstarDB, an embedded crash-safe key-value store.
 ///
-/// A database is a directory holding the page file northstar.db. Keys and values are
-/// given and shown as UTF-8 text unless --hex is used.
+/// A database is a directory holding the page file northstar.db and the commit log
+/// northstar.log. Keys and values are given and shown as UTF-8 text unless --hex is used.
 #[derive(Debug, Parser)]
 #[command(name = "northstar", version, after_help = EXIT_CODES_HELP)]
 struct Cli {
@@ -50,7 +34,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Print the entries of a keyspace, or with --tree the B+tree structure.
     Dump(dump::DumpArgs),
-    /// Show txn id, page and file sizes, free pages, and the shape of every tree.
+    /// Show txn id, page and file sizes, free pages, the commit log, what open recovered,
+    /// and the shape of every tree.
     Stat(stat::StatArgs),
     /// Print the value stored under a key (exit 1 when the key is missing).
     Get(get::GetArgs),
@@ -60,6 +45,12 @@ enum Command {
     Del(del::DelArgs),
     /// Print entries in key order: all, by prefix, or in a key range.
     Scan(scan::ScanArgs),
+    /// Every version of a key, with the txn that wrote it, from the commit log.
+    History(history::HistoryArgs),
+    /// Replay the commit log into memory up to a txn and print the state there.
+    Replay(replay::ReplayArgs),
+    /// Write a checkpoint now, so the next open replays nothing.
+    Checkpoint(checkpoint::CheckpointArgs),
 }
 
 fn run(command: &Command) -> Outcome {
@@ -72,28 +63,12 @@ fn run(command: &Command) -> Outcome {
         Command::Put(args) => put::run(args),
         Command::Del(args) => del::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::History(args) => history::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Checkpoint(args) => checkpoint::run(args),
     }
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    match run(&cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                let _ = writeln!(std::io::stderr(), "northstar: {}", failure.message);
-            }
-            ExitCode::from(failure.code)
-        }
-    }
+    northstar_tools::failure::run_main("northstar", |cli: &Cli| run(&cli.command))
 }

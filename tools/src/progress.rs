@@ -7,16 +7,29 @@
 //!   lines it prints.
 //! - An indicator is cleared before the command prints its result.
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const TICK_INTERVAL: Duration = Duration::from_millis(120);
+/// A byte bar is moved only after this many bytes, so per-record updates stay cheap.
+const BYTES_STEP: u64 = 1 << 20;
+
+/// When a command prints its results, which decides whether a bar may be drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Everything is printed after the work is done.
+    AtEnd,
+    /// Lines are printed while the bar runs.
+    Streamed,
+}
 
 /// A spinner or bar on stderr, or nothing when stderr is not a terminal.
 pub struct Progress {
     bar: ProgressBar,
+    position: Cell<u64>,
 }
 
 impl Progress {
@@ -29,7 +42,7 @@ impl Progress {
         if !bar.is_hidden() {
             bar.enable_steady_tick(TICK_INTERVAL);
         }
-        Progress { bar }
+        Progress::new(bar)
     }
 
     /// A bar counting entries written to stdout, out of `total` when it is known.
@@ -41,7 +54,34 @@ impl Progress {
             None => style("{spinner} {msg}: {human_pos} entries, {elapsed}"),
         });
         bar.set_message(message.into());
-        Progress { bar }
+        Progress::new(bar)
+    }
+
+    /// A bar over the `total` bytes of a file read from start to end.
+    pub fn bytes(total: u64, message: impl Into<String>, output: Output) -> Progress {
+        let visible =
+            stderr_is_terminal() && (output == Output::AtEnd || !std::io::stdout().is_terminal());
+        let bar = new_bar(Some(total), visible);
+        bar.set_style(style(
+            "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes}, {eta} left",
+        ));
+        bar.set_message(message.into());
+        Progress::new(bar)
+    }
+
+    fn new(bar: ProgressBar) -> Progress {
+        Progress {
+            bar,
+            position: Cell::new(0),
+        }
+    }
+
+    /// Moves a byte bar to `position` (drawn in steps of a MiB).
+    pub fn reached(&self, position: u64) {
+        if position >= self.position.get() + BYTES_STEP {
+            self.position.set(position);
+            self.bar.set_position(position);
+        }
     }
 
     /// Counts one more entry.
@@ -97,5 +137,9 @@ mod tests {
         bar.finish();
         let counter = Progress::entries(None, "scanning");
         counter.tick();
+        let bytes = Progress::bytes(10 << 20, "reading", Output::AtEnd);
+        bytes.reached(3 << 20);
+        bytes.reached(1);
+        bytes.finish();
     }
 }

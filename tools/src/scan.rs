@@ -1,6 +1,6 @@
 //! `northstar scan PATH`: entries of a keyspace in key order (or reversed), all of them,
 //! those starting with a prefix, or those in a key range, one `key<TAB>value` line each
-//! or as a JSON array.
+//! or as a JSON array; with `--as-of TXN`, as they were right after an earlier txn.
 //!
 //! The range is half-open, as in the library: `--from A` is included, `--to B` is not. A
 //! range whose start is past its end is empty.
@@ -15,8 +15,9 @@ use clap::Args;
 use crate::bytes::{Encoding, WIDTH_DEFAULT};
 use crate::entries::{EntryFormat, EntryWriter};
 use crate::failure::Outcome;
-use crate::keyspace::{Entries, KeyspaceReader};
+use crate::keyspace::Entries;
 use crate::progress::Progress;
+use crate::snapshot::Snapshot;
 use crate::{input, open};
 
 /// Arguments of `northstar scan`.
@@ -42,6 +43,9 @@ pub struct ScanArgs {
     /// Print at most this many entries.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// Read the entries as they were right after this txn.
+    #[arg(long, value_name = "TXN")]
+    pub as_of: Option<u64>,
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
@@ -74,8 +78,8 @@ pub fn run(args: &ScanArgs) -> Outcome {
         .map(|to| input::parse(to, encoding, "--to"))
         .transpose()?;
     let db = open::existing(&args.path)?;
-    let txn = db.begin_read()?;
-    let reader = KeyspaceReader::open(&txn, args.keyspace.as_deref())?;
+    let snapshot = Snapshot::begin(&db, args.as_of)?;
+    let reader = snapshot.reader(args.keyspace.as_deref())?;
     let entries: Entries<'_> = match &prefix {
         Some(prefix) => reader.prefix(prefix)?,
         None => {

@@ -1,18 +1,21 @@
 //! `northstar stat PATH`: the shape of a database: txn id, pages, file size, free pages,
-//! and per tree (default keyspace, catalog, each named keyspace) its depth, entries,
-//! pages by kind and fill.
+//! the commit log (size, first txn, records) and what open did to recover, and per tree
+//! (default keyspace, catalog, each named keyspace) its depth, entries, pages by kind and
+//! fill.
 //!
-//! The numbers come from the validator's walk of every page, so `stat` on a big database
-//! takes as long as `validate`; a problem found on the way is counted, not listed.
+//! The numbers come from the validator's walk of every page and a scan of every log
+//! record, so `stat` on a big database takes as long as `validate` and
+//! `logdump verify`; a problem found on the way is counted, not listed.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use northstar::{CheckReport, Db, TreeStats, PAGE_SIZE};
+use northstar::{CheckReport, Db, RecoveryReport, TreeStats, TxnId, PAGE_SIZE};
 use serde_json::{json, Value};
 
 use crate::bytes::{self, Encoding};
+use crate::commit_log::{damage_text, LogSource, Step};
 use crate::failure::{Failure, Outcome};
 use crate::{open, validate};
 
@@ -37,6 +40,27 @@ pub struct Stat {
     pub file_size: u64,
     /// The validator's report of the newest committed state.
     pub report: CheckReport,
+    /// The commit log.
+    pub log: LogStat,
+    /// What open did to bring the database up to date.
+    pub recovery: RecoveryReport,
+}
+
+/// What `stat` shows about the commit log.
+#[derive(Debug)]
+pub struct LogStat {
+    /// The log file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Txn of its first record, from its header.
+    pub first_txn_id: TxnId,
+    /// Valid records.
+    pub records: u64,
+    /// Txn of the last valid record.
+    pub last_txn_id: Option<TxnId>,
+    /// The first damage found, in words (open cuts a torn tail, so normally none).
+    pub damage: Option<String>,
 }
 
 /// Runs `northstar stat`.
@@ -67,6 +91,61 @@ pub fn collect(db: &Db) -> Result<Stat, Failure> {
         page_file,
         file_size,
         report,
+        log: log_stat(&LogSource::open(db.log_path())?),
+        recovery: db.recovery_report().clone(),
+    })
+}
+
+/// Counts the records of a log.
+pub fn log_stat(source: &LogSource) -> LogStat {
+    let mut stat = LogStat {
+        path: source.path().to_path_buf(),
+        size: source.size(),
+        first_txn_id: source.header().first_txn_id,
+        records: 0,
+        last_txn_id: None,
+        damage: None,
+    };
+    for step in source.walk() {
+        match step {
+            Step::Record(_, record) => {
+                stat.records += 1;
+                stat.last_txn_id = Some(record.header.txn_id);
+            }
+            Step::Damage(damage) => {
+                stat.damage.get_or_insert_with(|| damage_text(&damage));
+            }
+        }
+    }
+    stat
+}
+
+/// What open did, in words: the checkpoint it started from, the records it replayed, and
+/// what it cut off the log.
+pub fn recovery_text(recovery: &RecoveryReport) -> String {
+    let cut = match &recovery.log_truncated {
+        None => "nothing cut".to_string(),
+        Some((offset, size, detail)) => {
+            format!("cut {size} bytes off the log at offset {offset} ({detail})")
+        }
+    };
+    format!(
+        "checkpoint at txn {}, {} log records replayed up to txn {}, {cut}",
+        recovery.checkpoint_txn_id, recovery.replayed_txns, recovery.last_txn_id
+    )
+}
+
+/// What open did, as a JSON object.
+pub fn recovery_json(recovery: &RecoveryReport) -> Value {
+    json!({
+        "checkpoint_txn_id": recovery.checkpoint_txn_id,
+        "replayed_txns": recovery.replayed_txns,
+        "last_txn_id": recovery.last_txn_id,
+        "log_truncated": recovery.log_truncated.as_ref().map(|(offset, size, detail)| json!({
+            "offset": offset,
+            "size": size,
+            "detail": detail,
+        })),
     })
 }
 
@@ -103,6 +182,30 @@ pub fn write_text(stat: &Stat, out: &mut impl Write) -> std::io::Result<()> {
             "problems        {count} (run `northstar validate` to list them)"
         )?,
     }
+    let log = &stat.log;
+    writeln!(out, "log             {}", log.path.display())?;
+    writeln!(
+        out,
+        "log size        {} ({} bytes)",
+        human_size(log.size),
+        log.size
+    )?;
+    match log.last_txn_id {
+        Some(last) => writeln!(
+            out,
+            "log records     {} (txns {}..{last})",
+            log.records, log.first_txn_id
+        )?,
+        None => writeln!(
+            out,
+            "log records     0 (the next is txn {})",
+            log.first_txn_id
+        )?,
+    }
+    if let Some(damage) = &log.damage {
+        writeln!(out, "log damage      {damage} (run `logdump verify`)")?;
+    }
+    writeln!(out, "recovery        {}", recovery_text(&stat.recovery))?;
     writeln!(out)?;
     writeln!(
         out,
@@ -138,6 +241,15 @@ pub fn to_json(stat: &Stat) -> Value {
         "free_pages": report.free_pages,
         "freelist_pages": report.freelist_pages,
         "problems": report.problems.len(),
+        "log": {
+            "path": stat.log.path,
+            "size": stat.log.size,
+            "first_txn_id": stat.log.first_txn_id,
+            "records": stat.log.records,
+            "last_txn_id": stat.log.last_txn_id,
+            "damage": stat.log.damage,
+        },
+        "recovery": recovery_json(&stat.recovery),
         "trees": report.trees.iter().map(tree_json).collect::<Vec<_>>(),
     })
 }

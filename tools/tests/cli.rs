@@ -1,48 +1,17 @@
 //! End-to-end tests of the `northstar` binary: each runs the built tool on a database in
 //! a temporary directory and checks its exit code, stdout and stderr.
 
+mod common;
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use common::{assert_exit, json, northstar, stderr, stdout};
+
 const PAGE_SIZE: u64 = 16 * 1024;
-
-fn northstar(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_northstar"))
-        .args(arguments)
-        .output()
-        .expect("run the northstar binary")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        stdout(output),
-        stderr(output)
-    );
-    assert!(
-        !stderr(output).contains("panicked"),
-        "the tool panicked:\n{}",
-        stderr(output)
-    );
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", stdout(output)))
-}
 
 /// A database built by `demo --dir`: default keyspace with 2004 entries and a 4 MiB
 /// value, and the keyspace "users".
@@ -96,7 +65,16 @@ fn demo_exits_zero_and_narrates_every_step() {
         "snapshot at txn 6: cherry -> dark red",
         "new read at txn 7: cherry -> black",
         "validator: ok",
+        "history of apple, read from the commit log",
+        "txn 1: put red",
+        "txn 4: put green",
+        "AS OF txn 3 (after txn 1 wrote apple, before txn 4 overwrote it): get apple -> red; now at txn 7: get apple -> green",
+        "replay --to 3: the log alone replayed into memory: default keyspace 2003 entries, keyspace \"users\" 4 entries; apple -> red",
+        "logdump verify: ok: ",
+        "7 records, txns 1..7",
         "stat summary",
+        "log records     7 (txns 1..7)",
+        "recovery        checkpoint at txn 7",
         "(default)",
     ] {
         assert!(
