@@ -73,7 +73,8 @@ fn empty_database() -> TempDir {
 /// The shared database opened through the pager, and the ids of all its tree pages,
 /// each read once so its checksum is verified and cached.
 fn open_for_reads(fixture: &Fixture) -> (Opened, Vec<PageId>) {
-    let opened = Pager::open(fixture.path(), false).expect("open page file");
+    let opened =
+        Pager::open(&northstar::io::OsStorage::new(fixture.path()), false).expect("open page file");
     let page_ids = tree_page_ids(&opened.pager.view(), opened.meta.default_root);
     assert!(
         !page_ids.is_empty(),
@@ -107,6 +108,7 @@ fn tree_page_ids(view: &View, root: PageId) -> Vec<PageId> {
 fn open_for_metas() -> (TempDir, Opened) {
     let dir = tempfile::tempdir().expect("temporary directory");
     drop(support::build(dir.path(), 100));
-    let opened = Pager::open(dir.path(), false).expect("open page file");
+    let opened =
+        Pager::open(&northstar::io::OsStorage::new(dir.path()), false).expect("open page file");
     (dir, opened)
 }

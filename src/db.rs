@@ -19,6 +19,7 @@ use crate::btree::{check_database, CheckReport};
 use crate::format::frame::LOG_HEADER_SIZE;
 use crate::format::meta::Meta;
 use crate::history::{AsOfTxn, Overlay, Retention};
+use crate::io::{OsStorage, Storage};
 use crate::log::{LogEnd, LogFile, Scanner};
 use crate::pager::{write_freelist, Pager, View, WriterState};
 use crate::txn::{ReadTxn, WriteTxn};
@@ -97,12 +98,19 @@ impl Db {
                 detail: "this is a file; a database is a directory holding northstar.db".into(),
             });
         }
-        let opened = Pager::open(&dir, options.create)?;
+        Db::open_on(&OsStorage::new(dir), options)
+    }
+
+    /// Opens the database held by `storage` (the real file system, or a simulated disk for
+    /// crash and fault tests); otherwise as [`Db::open`].
+    pub fn open_on(storage: &dyn Storage, options: Options) -> Result<Db> {
+        let dir = storage.dir().to_path_buf();
+        let opened = Pager::open(storage, options.create)?;
         let meta = opened.meta;
         // A page file without a log position predates its log (or is new): the log starts
         // right after its checkpoint.
         let log = LogFile::open(
-            &dir,
+            storage,
             meta.database_id,
             meta.txn_id + 1,
             meta.log_position == 0,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::overlay::{KeyspaceOverlay, Overlay};
 use crate::format::frame::{LogHeader, LOG_HEADER_SIZE};
-use crate::log::{map_file, LogEnd, Scanner, LOG_FILE_NAME};
+use crate::log::{read_log_file, LogEnd, Scanner, LOG_FILE_NAME};
 use crate::{Error, Result, TxnId};
 
 /// The state of every keyspace after replaying a log up to one txn.
@@ -78,12 +78,7 @@ pub fn replay(path: impl AsRef<Path>, up_to: TxnId) -> Result<Replayed> {
     } else {
         path.to_path_buf()
     };
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, "open", e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(&path, "stat", e))?
-        .len();
-    let bytes = map_file(&file, &path, len)?;
+    let bytes = read_log_file(&path)?;
     let header =
         LogHeader::decode(&bytes).map_err(|detail| Error::corrupt_log(&path, 0, detail))?;
     if header.first_txn_id != 1 {

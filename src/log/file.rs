@@ -9,15 +9,13 @@
 //! - A failed sync poisons the log: nothing is appended or reported durable afterwards,
 //!   and the sync is never retried.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memmap2::Mmap;
 use parking_lot::{Condvar, Mutex};
 
 use crate::format::frame::{LogHeader, LOG_HEADER_SIZE};
+use crate::io::{LogBytes, LogIo, OsLogIo, Storage};
 use crate::{Error, Result, TxnId};
 
 /// Name of the commit log inside a database directory.
@@ -32,86 +30,52 @@ struct SyncState {
 
 /// An open commit log.
 pub struct LogFile {
-    path: PathBuf,
-    file: File,
+    io: Box<dyn LogIo>,
     header: LogHeader,
     state: Mutex<SyncState>,
     synced: Condvar,
     sync_count: AtomicU64,
 }
 
-/// A read-only map of the log's bytes, from offset 0 to the end when it was made.
-pub struct LogBytes {
-    map: Option<Mmap>,
-    len: usize,
-}
-
-impl std::ops::Deref for LogBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match &self.map {
-            Some(map) => &map[..self.len],
-            None => &[],
-        }
-    }
-}
-
-/// Maps `len` bytes of `file` read-only.
-pub fn map_file(file: &File, path: &Path, len: u64) -> Result<LogBytes> {
-    if len == 0 {
-        return Ok(LogBytes { map: None, len: 0 });
-    }
-    // SAFETY: the log is only ever appended to, and truncated only during recovery before
-    // any reader exists; the mapped prefix never changes while mapped.
-    let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(file) }
-        .map_err(|e| Error::io(path, "mmap log", e))?;
-    Ok(LogBytes {
-        map: Some(map),
-        len: len as usize,
-    })
+/// Reads a whole log file on the real file system without opening its database.
+pub fn read_log_file(path: &Path) -> Result<LogBytes> {
+    let io = OsLogIo::open_read_only(path)?;
+    io.read(io.file_len()?)
 }
 
 impl LogFile {
-    /// Opens the log of database `database_id` in `dir`, creating it (with its first record
-    /// to be txn `first_txn_id`) when `create` and it is missing.
+    /// Opens the log of database `database_id`, creating it (its first record to be txn
+    /// `first_txn_id`) when `create` and it is missing.
     pub fn open(
-        dir: &Path,
+        storage: &dyn Storage,
         database_id: [u8; 16],
         first_txn_id: TxnId,
         create: bool,
     ) -> Result<LogFile> {
-        let path = dir.join(LOG_FILE_NAME);
-        if !path.exists() {
+        if !storage.exists(LOG_FILE_NAME)? {
+            let path = storage.dir().join(LOG_FILE_NAME);
             if !create {
                 return Err(Error::corrupt(&path, None, "the commit log is missing"));
             }
-            create_log(
-                dir,
-                &path,
-                LogHeader {
+            storage.create(
+                LOG_FILE_NAME,
+                &LogHeader {
                     database_id,
                     first_txn_id,
-                },
+                }
+                .encode(),
             )?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(&path, "stat", e))?
-            .len();
-        let mut bytes = vec![0u8; LOG_HEADER_SIZE.min(len as usize)];
-        file.read_exact_at(&mut bytes, 0)
-            .map_err(|e| Error::io(&path, "read log header", e))?;
+        let io = storage.open_log(LOG_FILE_NAME)?;
+        // Whatever reached the file is made durable before anything is built on it.
+        io.sync()?;
+        let len = io.file_len()?;
+        let bytes = io.read(len.min(LOG_HEADER_SIZE as u64))?;
         let header =
-            LogHeader::decode(&bytes).map_err(|detail| Error::corrupt_log(&path, 0, detail))?;
+            LogHeader::decode(&bytes).map_err(|detail| Error::corrupt_log(io.path(), 0, detail))?;
         if header.database_id != database_id {
             return Err(Error::corrupt_log(
-                &path,
+                io.path(),
                 0,
                 "the log belongs to another database (database id differs)",
             ));
@@ -123,8 +87,7 @@ impl LogFile {
             failed: None,
         };
         Ok(LogFile {
-            path,
-            file,
+            io,
             header,
             state: Mutex::new(state),
             synced: Condvar::new(),
@@ -134,7 +97,7 @@ impl LogFile {
 
     /// The log's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.io.path()
     }
 
     /// The file header.
@@ -154,7 +117,7 @@ impl LogFile {
 
     fn poisoned(&self, failed: &str) -> Error {
         Error::Poisoned {
-            path: self.path.clone(),
+            path: self.path().to_path_buf(),
             detail: failed.to_string(),
         }
     }
@@ -168,9 +131,7 @@ impl LogFile {
             }
             state.end
         };
-        self.file
-            .write_all_at(record, start)
-            .map_err(|e| Error::io(&self.path, format!("append record at offset {start}"), e))?;
+        self.io.write_at(start, record)?;
         let end = start + record.len() as u64;
         self.state.lock().end = end;
         Ok(end)
@@ -194,18 +155,13 @@ impl LogFile {
             state.syncing = true;
             let target = state.end;
             drop(state);
-            let result = self.file.sync_data();
+            let result = self.io.sync();
             self.sync_count.fetch_add(1, Ordering::Relaxed);
             state = self.state.lock();
             state.syncing = false;
             match result {
                 Ok(()) => state.durable = state.durable.max(target),
-                Err(error) => {
-                    state.failed = Some(format!(
-                        "fdatasync of {} failed: {error}",
-                        self.path.display()
-                    ))
-                }
+                Err(error) => state.failed = Some(error.to_string()),
             }
             self.synced.notify_all();
         }
@@ -225,44 +181,22 @@ impl LogFile {
         }
     }
 
-    /// Cuts the log at `offset` (recovery from a torn tail) and syncs the cut.
+    /// Cuts the log at `offset` (recovery from a torn tail), durably.
     pub fn truncate(&self, offset: u64) -> Result<()> {
-        self.file
-            .set_len(offset)
-            .and_then(|()| self.file.sync_all())
-            .map_err(|e| Error::io(&self.path, format!("truncate log at offset {offset}"), e))?;
+        self.io.truncate(offset)?;
         let mut state = self.state.lock();
         state.end = offset;
         state.durable = offset;
         Ok(())
     }
 
-    /// Maps the log as it is now, up to the last appended record.
+    /// The log as it is now, up to the last appended record.
     pub fn bytes(&self) -> Result<LogBytes> {
-        map_file(&self.file, &self.path, self.end())
+        self.io.read(self.end())
     }
 
-    /// Maps the whole file, including anything past the last appended record.
+    /// The whole file, including anything past the last appended record.
     pub fn file_bytes(&self) -> Result<LogBytes> {
-        let len = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io(&self.path, "stat", e))?
-            .len();
-        map_file(&self.file, &self.path, len)
+        self.io.read(self.io.file_len()?)
     }
-}
-
-/// Writes a log holding only its header, durably, under its final name.
-fn create_log(dir: &Path, path: &Path, header: LogHeader) -> Result<()> {
-    let temporary = dir.join(format!("{LOG_FILE_NAME}.creating"));
-    let file = File::create(&temporary).map_err(|e| Error::io(&temporary, "create", e))?;
-    file.write_all_at(&header.encode(), 0)
-        .map_err(|e| Error::io(&temporary, "write log header", e))?;
-    file.sync_all()
-        .map_err(|e| Error::io(&temporary, "fsync", e))?;
-    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, "rename new log", e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, "fsync directory", e))
 }

@@ -3,5 +3,5 @@
 mod file;
 mod scan;
 
-pub use file::{map_file, LogBytes, LogFile, LOG_FILE_NAME};
+pub use file::{read_log_file, LogFile, LOG_FILE_NAME};
 pub use scan::{LogEnd, Scanner};

@@ -6,7 +6,6 @@
 //! - A failed sync poisons the pager: no later write or sync is attempted, because the
 //!   kernel may have dropped the dirty pages the failed sync was meant to persist.
 
-use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use super::view::View;
 use crate::format::freelist;
 use crate::format::meta::{Meta, MetaFault, FORMAT_VERSION};
 use crate::format::page::{self, PageFault, PageKind};
-use crate::io::{MmapIo, PageIo};
+use crate::io::{PageIo, Storage};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
@@ -46,10 +45,10 @@ pub struct Opened {
 }
 
 impl Pager {
-    /// Opens (or, with `create`, creates) the page file in directory `dir` and locks it.
-    pub fn open(dir: &Path, create: bool) -> Result<Opened> {
-        let path = dir.join(PAGE_FILE_NAME);
-        if !path.exists() {
+    /// Opens (or, with `create`, creates) the page file in `storage`, locked.
+    pub fn open(storage: &dyn Storage, create: bool) -> Result<Opened> {
+        if !storage.exists(PAGE_FILE_NAME)? {
+            let path = storage.dir().join(PAGE_FILE_NAME);
             if !create {
                 return Err(Error::io(
                     &path,
@@ -57,16 +56,9 @@ impl Pager {
                     std::io::ErrorKind::NotFound.into(),
                 ));
             }
-            create_file(dir, &path)?;
+            storage.create(PAGE_FILE_NAME, &new_database_file())?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, "open", e))?;
-        lock(&file, &path)?;
-        let io = MmapIo::new(file, path.clone())?;
-        Self::from_io(Box::new(io))
+        Self::from_io(storage.open_pages(PAGE_FILE_NAME)?)
     }
 
     /// Opens a database on any backend whose file is already locked.
@@ -163,20 +155,6 @@ impl Pager {
     }
 }
 
-fn lock(file: &File, path: &Path) -> Result<()> {
-    fs2::FileExt::try_lock_exclusive(file).map_err(|error| {
-        if error.kind() == fs2::lock_contended_error().kind()
-            || error.kind() == std::io::ErrorKind::WouldBlock
-        {
-            Error::Locked {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::io(path, "lock", error)
-        }
-    })
-}
-
 fn new_database_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     for half in id.chunks_mut(8) {
@@ -193,11 +171,8 @@ fn new_database_id() -> [u8; 16] {
     id
 }
 
-/// Writes both metas of an empty database under a temporary name, syncs, then renames.
-fn create_file(dir: &Path, path: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
-    let temporary = dir.join(format!("{PAGE_FILE_NAME}.creating"));
-    let file = File::create(&temporary).map_err(|e| Error::io(&temporary, "create", e))?;
+/// The bytes of a new, empty database: the meta of txn 0 in both slots.
+fn new_database_file() -> Vec<u8> {
     let meta = Meta {
         txn_id: 0,
         page_count: 2,
@@ -210,17 +185,7 @@ fn create_file(dir: &Path, path: &Path) -> Result<()> {
         database_id: new_database_id(),
         log_position: 0,
     };
-    use std::os::unix::fs::FileExt;
-    for slot in 0..2 {
-        file.write_all_at(&meta.encode(slot), slot * PAGE_SIZE as u64)
-            .map_err(|e| Error::io(&temporary, "write meta", e))?;
-    }
-    file.sync_all()
-        .map_err(|e| Error::io(&temporary, "fsync", e))?;
-    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, "rename new page file", e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, "fsync directory", e))
+    [meta.encode(0), meta.encode(1)].concat()
 }
 
 /// The decision table for the two meta slots: the chosen meta and its slot.

@@ -44,7 +44,7 @@ pub fn existing_or_new(path: &Path) -> Result<(Db, bool), Failure> {
 /// Errors: as [`existing`].
 pub fn pages(path: &Path) -> Result<Opened, Failure> {
     check_is_database_directory(path)?;
-    Pager::open(path, false)
+    Pager::open(&northstar::io::OsStorage::new(path), false)
         .map_err(|error| Failure::cannot_open(format!("cannot open database: {error}")))
 }
 
