@@ -11,8 +11,9 @@ mod support;
 use std::cell::OnceCell;
 use std::hint::black_box;
 
+use northstar::format::page::PageRef;
 use northstar::pager::{Opened, Pager, View};
-use northstar::{Db, Options, PageId};
+use northstar::{Db, Options};
 use support::{Fixture, XorShift};
 use tempfile::TempDir;
 
@@ -72,7 +73,7 @@ fn empty_database() -> TempDir {
 
 /// The shared database opened through the pager, and the ids of all its tree pages,
 /// each read once so its checksum is verified and cached.
-fn open_for_reads(fixture: &Fixture) -> (Opened, Vec<PageId>) {
+fn open_for_reads(fixture: &Fixture) -> (Opened, Vec<PageRef>) {
     let opened =
         Pager::open(&northstar::io::OsStorage::new(fixture.path()), false).expect("open page file");
     let page_ids = tree_page_ids(&opened.pager.view(), opened.meta.default_root);
@@ -90,10 +91,14 @@ fn open_for_reads(fixture: &Fixture) -> (Opened, Vec<PageId>) {
     (opened, page_ids)
 }
 
-/// Ids of the leaf and branch pages of the tree rooted at `root`.
-fn tree_page_ids(view: &View, root: PageId) -> Vec<PageId> {
+/// References to the leaf and branch pages of the tree rooted at `root`.
+fn tree_page_ids(view: &View, root: PageRef) -> Vec<PageRef> {
     let mut page_ids = Vec::new();
-    let mut pending = if root == 0 { Vec::new() } else { vec![root] };
+    let mut pending = if root.is_none() {
+        Vec::new()
+    } else {
+        vec![root]
+    };
     while let Some(page_id) = pending.pop() {
         let node = view.node(page_id).expect("node page");
         page_ids.push(page_id);

@@ -43,11 +43,11 @@ pub const TREE_DEPTH_MAX: usize = 32;
 /// Bytes of value payload carried by one overflow page.
 pub const OVERFLOW_PAYLOAD_SIZE: usize = PAGE_BODY_SIZE;
 
-// The largest leaf cell (slot 2 + cell header 7 + key + overflow reference 8) is at most
+// The largest leaf cell (slot 2 + cell header 7 + key + overflow reference 16) is at most
 // half a page body, so an overfull node always splits into two that fit.
-const _: () = assert!(2 + 7 + KEY_SIZE_MAX + 8 <= PAGE_BODY_SIZE / 2);
-// Branch cell: slot (2) + key length (2) + child id (8) + key.
-const _: () = assert!(3 * (2 + 2 + 8 + KEY_SIZE_MAX) <= PAGE_BODY_SIZE);
+const _: () = assert!(2 + 7 + KEY_SIZE_MAX + 16 <= PAGE_BODY_SIZE / 2);
+// Branch cell: slot (2) + key length (2) + child id (8) + child txn (8) + key.
+const _: () = assert!(3 * (2 + 2 + 8 + 8 + KEY_SIZE_MAX) <= PAGE_BODY_SIZE);
 const _: () = assert!(LEAF_CELL_INLINE_SIZE_MAX <= PAGE_BODY_SIZE / 2);
 const _: () = assert!(
     NODE_FILL_MIN <= NODE_FILL_AFTER_DELETE_MIN && NODE_FILL_AFTER_DELETE_MIN <= PAGE_BODY_SIZE / 2

@@ -181,12 +181,12 @@ fn truncated_page_file_is_corrupt_and_says_truncated() {
 fn flipped_bit_in_a_leaf_fails_reads_of_that_leaf_only() {
     let (dir, model) = database_with_keys(2000);
     let bytes = file_bytes(dir.path());
-    let root = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root), false);
+    let root = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root.id), false);
     assert!(root.count() > 3, "the test needs a two-level tree");
-    let leaf_id = root.child(1);
+    let leaf_id = root.child(1).id;
     let leaf = NodePage::new(page_of(&bytes, leaf_id), true);
     let damaged_key = leaf.key(leaf.count() / 2).to_vec();
-    let healthy_key = NodePage::new(page_of(&bytes, root.child(2)), true)
+    let healthy_key = NodePage::new(page_of(&bytes, root.child(2).id), true)
         .key(0)
         .to_vec();
     flip_bit(dir.path(), leaf_id, PAGE_SIZE / 2);
@@ -261,9 +261,9 @@ fn three_level_database() -> tempfile::TempDir {
 fn flipped_bit_in_a_branch_fails_reads_below_it_only() {
     let dir = three_level_database();
     let bytes = file_bytes(dir.path());
-    let root = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root), false);
+    let root = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root.id), false);
     assert!(root.count() >= 2);
-    let branch_id = root.child(1);
+    let branch_id = root.child(1).id;
     flip_bit(dir.path(), branch_id, 100);
     let damaged_file = file_bytes(dir.path());
 
@@ -302,7 +302,7 @@ fn flipped_bit_in_a_branch_fails_reads_below_it_only() {
 fn flipped_bit_in_the_root_fails_every_read_naming_the_root() {
     let (dir, _) = database_with_keys(2000);
     let bytes = file_bytes(dir.path());
-    let root_id = newest_meta(&bytes).default_root;
+    let root_id = newest_meta(&bytes).default_root.id;
     flip_bit(dir.path(), root_id, 40);
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let read = db.begin_read().unwrap();
@@ -327,12 +327,12 @@ fn flipped_bit_in_an_overflow_page_fails_reads_of_that_value_only() {
     txn.commit().unwrap();
     drop(db);
     let bytes = file_bytes(dir.path());
-    let leaf = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root), true);
+    let leaf = NodePage::new(page_of(&bytes, newest_meta(&bytes).default_root.id), true);
     let CellValue::Overflow { first_page, len } = leaf.value(0) else {
         panic!("a 50 KB value lives in overflow pages")
     };
     assert_eq!(len, 50_000);
-    let damaged_page = first_page + 2;
+    let damaged_page = first_page.id + 2;
     flip_bit(dir.path(), damaged_page, 1000);
 
     let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -366,7 +366,7 @@ fn flipped_bit_in_the_freelist_fails_open_naming_the_page() {
     }
     drop(db);
     let bytes = file_bytes(dir.path());
-    let freelist_head = newest_meta(&bytes).freelist_head;
+    let freelist_head = newest_meta(&bytes).freelist_head.id;
     assert_ne!(freelist_head, 0, "rewrites leave free pages");
     flip_bit(dir.path(), freelist_head, 100);
     match open_fails(dir.path()) {
@@ -466,7 +466,7 @@ fn newer_format_version_is_unsupported() {
     let mut bytes = file_bytes(dir.path());
     for slot in 0..2 {
         let page = &mut bytes[slot * PAGE_SIZE..(slot + 1) * PAGE_SIZE];
-        page[OFFSET_META_VERSION..OFFSET_META_VERSION + 4].copy_from_slice(&1u32.to_le_bytes());
+        page[OFFSET_META_VERSION..OFFSET_META_VERSION + 4].copy_from_slice(&2u32.to_le_bytes());
         page::seal(page);
         assert!(page::verify(page, slot as u64).is_ok());
     }
@@ -474,7 +474,7 @@ fn newer_format_version_is_unsupported() {
     match open_fails(dir.path()) {
         Error::UnsupportedVersion {
             found, supported, ..
-        } => assert_eq!((found, supported), (1, 0)),
+        } => assert_eq!((found, supported), (2, 1)),
         other => panic!("{other:?}"),
     }
 }

@@ -1,6 +1,7 @@
-//! Golden files: databases written by format version 0, kept byte for byte in `golden/`
-//! and opened on every run. They change only when the format does, on purpose, together
-//! with `spec/file_format_v0.md` and its change log.
+//! Golden files: databases written by format version 1, kept byte for byte in `golden/`
+//! and opened on every run, and version 0 files, which this build must refuse. They change
+//! only when the format does, on purpose, together with `spec/file_format_v1.md` and its
+//! change log.
 //!
 //! To rewrite them after an intended format change:
 //! `cargo test --test golden -- --ignored regenerate_golden_files`.
@@ -22,18 +23,19 @@ fn golden_dir(name: &str) -> PathBuf {
 /// file) never touches the checked-in bytes.
 fn open_copy(name: &str) -> (tempfile::TempDir, Db) {
     let temp = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        golden_dir(name).join("northstar.db"),
-        temp.path().join("northstar.db"),
-    )
-    .unwrap();
+    for file in ["northstar.db", "northstar.log"] {
+        let source = golden_dir(name).join(file);
+        if source.exists() {
+            std::fs::copy(source, temp.path().join(file)).unwrap();
+        }
+    }
     let db = Db::open(temp.path(), Options::default().create(false)).unwrap();
     (temp, db)
 }
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// The contents of `golden/v0_small` after its last commit, and that commit's txn id.
+/// The contents of `golden/v1_small` after its last commit, and that commit's txn id.
 fn small_contents() -> (Model, Model, u64) {
     let mut default = Model::new();
     for i in 0..1000u32 {
@@ -61,7 +63,7 @@ fn large_value() -> Vec<u8> {
     (0..40_000u32).map(|i| (i % 251) as u8).collect()
 }
 
-/// Writes `golden/v0_small` the way its bytes were made: four commits.
+/// Writes `golden/v1_small` the way its bytes were made: four commits.
 fn build_small(dir: &Path) {
     let db = Db::open(dir, Options::default()).unwrap();
     let mut txn = db.begin_write().unwrap();
@@ -105,8 +107,8 @@ fn entries(range: northstar::Range<'_>) -> Model {
 }
 
 #[test]
-fn golden_v0_empty_opens_empty_and_sound() {
-    let (_temp, db) = open_copy("v0_empty");
+fn golden_v1_empty_opens_empty_and_sound() {
+    let (_temp, db) = open_copy("v1_empty");
     assert_eq!(db.last_txn_id(), 0);
     let txn = db.begin_read().unwrap();
     assert!(txn.is_empty());
@@ -118,8 +120,8 @@ fn golden_v0_empty_opens_empty_and_sound() {
 }
 
 #[test]
-fn golden_v0_small_opens_with_its_known_contents() {
-    let (_temp, db) = open_copy("v0_small");
+fn golden_v1_small_opens_with_its_known_contents() {
+    let (_temp, db) = open_copy("v1_small");
     let (default, colors, txn_id) = small_contents();
     assert_eq!(db.last_txn_id(), txn_id);
     let txn = db.begin_read().unwrap();
@@ -174,20 +176,23 @@ fn check_file_against_spec(name: &str) {
             "CRC32C at offset 24"
         );
         assert_eq!(&meta_page[32..40], b"NSTARDB\0");
-        assert_eq!(u32_at(meta_page, 40), 0, "format version");
+        assert_eq!(u32_at(meta_page, 40), 1, "format version");
         assert_eq!(u32_at(meta_page, 44), 16384, "page size");
         assert_eq!(
             u64_at(meta_page, 48),
             u64_at(meta_page, 16),
             "txn id in body and header"
         );
-        assert!(meta_page[136..].iter().all(|b| *b == 0));
+        assert!(meta_page[160..].iter().all(|b| *b == 0));
         let meta = Meta::decode_body(meta_page).unwrap();
         assert_eq!(meta.page_count, u64_at(meta_page, 56));
-        assert_eq!(meta.default_root, u64_at(meta_page, 64));
+        assert_eq!(meta.default_root.id, u64_at(meta_page, 64));
+        assert_eq!(meta.default_root.txn, u64_at(meta_page, 136));
         assert_eq!(meta.default_len, u64_at(meta_page, 72));
-        assert_eq!(meta.catalog_root, u64_at(meta_page, 80));
-        assert_eq!(meta.freelist_head, u64_at(meta_page, 88));
+        assert_eq!(meta.catalog_root.id, u64_at(meta_page, 80));
+        assert_eq!(meta.catalog_root.txn, u64_at(meta_page, 144));
+        assert_eq!(meta.freelist_head.id, u64_at(meta_page, 88));
+        assert_eq!(meta.freelist_head.txn, u64_at(meta_page, 152));
         assert_eq!(meta.free_count, u64_at(meta_page, 96));
         assert_eq!(meta.next_keyspace_id, u32_at(meta_page, 104));
         assert_eq!(&meta.database_id[..], &meta_page[112..128]);
@@ -258,13 +263,13 @@ fn check_file_against_spec(name: &str) {
 }
 
 #[test]
-fn golden_v0_empty_matches_the_spec_byte_for_byte() {
-    check_file_against_spec("v0_empty");
+fn golden_v1_empty_matches_the_spec_byte_for_byte() {
+    check_file_against_spec("v1_empty");
 }
 
 #[test]
-fn golden_v0_small_matches_the_spec_byte_for_byte() {
-    check_file_against_spec("v0_small");
+fn golden_v1_small_matches_the_spec_byte_for_byte() {
+    check_file_against_spec("v1_small");
 }
 
 #[test]
@@ -272,18 +277,48 @@ fn rebuilding_the_small_database_gives_the_same_logical_contents() {
     let temp = tempfile::tempdir().unwrap();
     build_small(temp.path());
     let rebuilt = Db::open(temp.path(), Options::default()).unwrap();
-    let (_golden_temp, golden) = open_copy("v0_small");
+    let (_golden_temp, golden) = open_copy("v1_small");
     let (a, b) = (rebuilt.begin_read().unwrap(), golden.begin_read().unwrap());
     assert_eq!(entries(a.iter().unwrap()), entries(b.iter().unwrap()));
     assert_eq!(a.txn_id(), b.txn_id());
 }
 
 #[test]
+fn golden_v0_files_are_refused_as_an_older_format_and_left_untouched() {
+    for name in ["v0_empty", "v0_small"] {
+        let temp = tempfile::tempdir().unwrap();
+        let page_file = temp.path().join("northstar.db");
+        std::fs::copy(golden_dir(name).join("northstar.db"), &page_file).unwrap();
+        let before = std::fs::read(&page_file).unwrap();
+        match Db::open(temp.path(), Options::default().create(false)) {
+            Err(northstar::Error::UnsupportedVersion {
+                found: 0,
+                supported: 1,
+                ..
+            }) => {}
+            other => panic!(
+                "{name}: expected UnsupportedVersion, got {:?}",
+                other.map(|db| db.last_txn_id())
+            ),
+        }
+        assert_eq!(
+            std::fs::read(&page_file).unwrap(),
+            before,
+            "{name}: file untouched"
+        );
+        assert!(
+            !temp.path().join("northstar.log").exists(),
+            "{name}: no log created"
+        );
+    }
+}
+
+#[test]
 #[ignore = "rewrites golden/; run only after an intended format change"]
 fn regenerate_golden_files() {
     for (name, build) in [
-        ("v0_empty", None),
-        ("v0_small", Some(build_small as fn(&Path))),
+        ("v1_empty", None),
+        ("v1_small", Some(build_small as fn(&Path))),
     ] {
         let dir = golden_dir(name);
         let _ = std::fs::remove_dir_all(&dir);

@@ -296,6 +296,24 @@ fn golden_damaged_logs_open_as_the_spec_says() {
     }
 }
 
+/// Rewrites only `golden/log_v0/northstar.db` (after a page file format change): an empty
+/// database at txn 0 with the database id of the golden logs, so the logs stay as they are.
+#[test]
+#[ignore = "rewrites golden/log_v0/northstar.db; run only after a page file format change"]
+fn regenerate_golden_log_page_file() {
+    let log = read("sound.log");
+    let database_id = LogHeader::decode(&log).unwrap().database_id;
+    let dir = tempfile::tempdir().unwrap();
+    drop(Db::open(dir.path(), Options::default()).unwrap());
+    let mut bytes = std::fs::read(dir.path().join("northstar.db")).unwrap();
+    for slot in 0..2 {
+        let page = &mut bytes[slot * northstar::PAGE_SIZE..(slot + 1) * northstar::PAGE_SIZE];
+        page[112..128].copy_from_slice(&database_id);
+        northstar::format::page::seal(page);
+    }
+    std::fs::write(golden("northstar.db"), bytes).unwrap();
+}
+
 #[test]
 #[ignore = "rewrites golden/log_v0; run only after an intended format change"]
 fn regenerate_golden_logs() {

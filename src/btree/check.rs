@@ -11,7 +11,7 @@ use crate::format::freelist;
 use crate::format::meta::Meta;
 use crate::format::node::{CellValue, NodePage};
 use crate::format::overflow;
-use crate::format::page::PageKind;
+use crate::format::page::{PageKind, PageRef};
 use crate::limits::{
     NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE, PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
@@ -137,8 +137,19 @@ impl Checker<'_> {
         }
     }
 
-    fn page(&mut self, page: PageId, kind: PageKind) -> Option<(&[u8], u16, u32)> {
+    fn page(&mut self, page_ref: PageRef, kind: PageKind) -> Option<(&[u8], u16, u32)> {
+        let page = page_ref.id;
         match self.view.verify_page(page) {
+            Ok(header) if header.kind == kind as u8 && header.txn_id != page_ref.txn => {
+                self.problem(
+                    Some(page),
+                    format!(
+                        "stale or misplaced page: written by txn {}, the reference expects txn {}",
+                        header.txn_id, page_ref.txn
+                    ),
+                );
+                None
+            }
             Ok(header) if header.kind == kind as u8 => {
                 let bytes = self.view.raw_page(page).expect("verified page exists");
                 Some((bytes, header.count, header.aux))
@@ -169,7 +180,7 @@ impl Checker<'_> {
     /// holds as free or pending. (Ids the chain lists may since have been reused by txns
     /// after the checkpoint, so they are checked for form, not claimed.)
     fn check_freelist(&mut self, checkpoint: &Meta, free: &FreeState, report: &mut CheckReport) {
-        let mut next = checkpoint.freelist_head;
+        let mut next = checkpoint.freelist_head.id;
         let mut chain = Vec::new();
         let mut ids = Vec::new();
         while next != 0 {
@@ -177,7 +188,11 @@ impl Checker<'_> {
                 break;
             }
             chain.push(next);
-            let Some((bytes, count, _)) = self.page(next, PageKind::Freelist) else {
+            let page = PageRef {
+                id: next,
+                txn: checkpoint.freelist_head.txn,
+            };
+            let Some((bytes, count, _)) = self.page(page, PageKind::Freelist) else {
                 break;
             };
             let (following, listed) =
@@ -227,12 +242,17 @@ impl Checker<'_> {
         }
     }
 
-    fn check_tree(&mut self, name: &str, root: PageId, expected_entries: Option<u64>) -> TreeStats {
+    fn check_tree(
+        &mut self,
+        name: &str,
+        root: PageRef,
+        expected_entries: Option<u64>,
+    ) -> TreeStats {
         let mut stats = TreeStats {
             name: name.to_string(),
             ..TreeStats::default()
         };
-        if root != 0 {
+        if !root.is_none() {
             let mut leaf_depth = None;
             self.visit(root, 1, None, None, &mut stats, &mut leaf_depth);
             stats.depth = leaf_depth.unwrap_or(0);
@@ -240,7 +260,7 @@ impl Checker<'_> {
         if let Some(expected) = expected_entries {
             if expected != stats.entries {
                 self.problem(
-                    Some(root),
+                    Some(root.id),
                     format!(
                         "{} holds {} entries, its count says {expected}",
                         if name.is_empty() {
@@ -258,13 +278,14 @@ impl Checker<'_> {
 
     fn visit(
         &mut self,
-        page: PageId,
+        page_ref: PageRef,
         depth: usize,
         lower: Option<&[u8]>,
         upper: Option<&[u8]>,
         stats: &mut TreeStats,
         leaf_depth: &mut Option<usize>,
     ) {
+        let page = page_ref.id;
         if depth > TREE_DEPTH_MAX {
             self.problem(
                 Some(page),
@@ -276,7 +297,7 @@ impl Checker<'_> {
             return;
         }
         let node = match self.view.verify_page(page) {
-            Ok(_) => match self.view.node(page) {
+            Ok(_) => match self.view.node(page_ref) {
                 Ok(node) => node,
                 Err(error) => return self.problem(Some(page), error.to_string()),
             },
@@ -366,7 +387,7 @@ impl Checker<'_> {
                 continue;
             };
             let mut remaining = len as usize;
-            for page in first_page..first_page + overflow::page_count_for(len as usize) {
+            for page in first_page.id..first_page.id + overflow::page_count_for(len as usize) {
                 if !self.claim(page, "overflow") {
                     break;
                 }
@@ -374,7 +395,11 @@ impl Checker<'_> {
                 let expected = remaining.min(OVERFLOW_PAYLOAD_SIZE);
                 remaining -= expected;
                 // A damaged page is reported; the rest of the run is still claimed.
-                let Some((_, _, aux)) = self.page(page, PageKind::Overflow) else {
+                let page_ref = PageRef {
+                    id: page,
+                    txn: first_page.txn,
+                };
+                let Some((_, _, aux)) = self.page(page_ref, PageKind::Overflow) else {
                     continue;
                 };
                 if aux as usize != expected {
@@ -392,7 +417,7 @@ impl Checker<'_> {
         let mut named = Vec::new();
         // Walk the catalog even if something is damaged: every descriptor read before a
         // bad page still gets its keyspace checked (and its pages claimed).
-        if meta.catalog_root != 0 {
+        if !meta.catalog_root.is_none() {
             let source = super::Source::View(self.view);
             let mut cursor = super::Cursor::new(source, meta.catalog_root);
             let mut more = cursor.first();

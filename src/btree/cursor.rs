@@ -9,8 +9,9 @@ use std::ops::Bound;
 use super::node::NodeRef;
 use super::search::{Source, Value};
 use crate::format::node::NodePage;
+use crate::format::page::PageRef;
 use crate::limits::{KEY_SIZE_MAX, TREE_DEPTH_MAX};
-use crate::{PageId, Result};
+use crate::Result;
 
 /// A position in a tree: seek, step forwards and backwards, read the entry under it.
 ///
@@ -18,7 +19,7 @@ use crate::{PageId, Result};
 #[derive(Clone)]
 pub struct Cursor<'a> {
     source: Source<'a>,
-    root: PageId,
+    root: PageRef,
     stack: [(NodeRef<'a>, usize); TREE_DEPTH_MAX],
     depth: usize,
 }
@@ -26,7 +27,7 @@ pub struct Cursor<'a> {
 const EMPTY: (NodeRef<'static>, usize) = (NodeRef::Page(NodePage::EMPTY), 0);
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(source: Source<'a>, root: PageId) -> Cursor<'a> {
+    pub(crate) fn new(source: Source<'a>, root: PageRef) -> Cursor<'a> {
         Cursor {
             source,
             root,
@@ -68,14 +69,14 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn push(&mut self, page_id: PageId, at_end: bool) -> Result<NodeRef<'a>> {
+    fn push(&mut self, page: PageRef, at_end: bool) -> Result<NodeRef<'a>> {
         if self.depth == TREE_DEPTH_MAX {
             return Err(self.source.view().corrupt(
-                page_id,
+                page.id,
                 format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
             ));
         }
-        let node = self.source.node(page_id)?;
+        let node = self.source.node(page)?;
         let index = if at_end {
             node.count().saturating_sub(1)
         } else {
@@ -100,7 +101,7 @@ impl<'a> Cursor<'a> {
     /// Moves to the first entry. Returns whether there is one.
     pub fn first(&mut self) -> Result<bool> {
         self.depth = 0;
-        if self.root == 0 {
+        if self.root.is_none() {
             return Ok(false);
         }
         self.push(self.root, false)?;
@@ -111,7 +112,7 @@ impl<'a> Cursor<'a> {
     /// Moves to the last entry. Returns whether there is one.
     pub fn last(&mut self) -> Result<bool> {
         self.depth = 0;
-        if self.root == 0 {
+        if self.root.is_none() {
             return Ok(false);
         }
         self.push(self.root, true)?;
@@ -122,7 +123,7 @@ impl<'a> Cursor<'a> {
     /// Moves to the first entry with a key `>= key`. Returns whether there is one.
     pub fn seek(&mut self, key: &[u8]) -> Result<bool> {
         self.depth = 0;
-        if self.root == 0 {
+        if self.root.is_none() {
             return Ok(false);
         }
         let mut node = self.push(self.root, false)?;
@@ -238,7 +239,7 @@ pub struct Range<'a> {
 impl<'a> Range<'a> {
     pub(crate) fn new(
         source: Source<'a>,
-        root: PageId,
+        root: PageRef,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
     ) -> Result<Range<'a>> {
@@ -273,7 +274,7 @@ impl<'a> Range<'a> {
     }
 
     /// Entries whose key starts with `prefix`.
-    pub(crate) fn prefix(source: Source<'a>, root: PageId, prefix: &[u8]) -> Result<Range<'a>> {
+    pub(crate) fn prefix(source: Source<'a>, root: PageRef, prefix: &[u8]) -> Result<Range<'a>> {
         if prefix.len() > KEY_SIZE_MAX {
             // No key is that long, so none starts with it (and `end` could not hold it).
             let (front, back) = (Cursor::new(source, root), Cursor::new(source, root));

@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 use crate::format::node::{
     branch_cell_size, encode_branch, encode_leaf, leaf_cell_size, CellValue, NodePage,
 };
+use crate::format::page::PageRef;
 use crate::limits::{NODE_FILL_MIN, PAGE_BODY_SIZE, PAGE_HEADER_SIZE};
 use crate::{PageId, TxnId};
 
@@ -17,7 +18,7 @@ use crate::{PageId, TxnId};
 pub struct LeafEntry {
     bytes: Box<[u8]>,
     key_len: u16,
-    overflow: Option<(PageId, u32)>,
+    overflow: Option<(PageRef, u32)>,
 }
 
 impl LeafEntry {
@@ -58,14 +59,14 @@ pub enum Node {
     },
     Branch {
         keys: Vec<Box<[u8]>>,
-        children: Vec<PageId>,
+        children: Vec<PageRef>,
         size: usize,
     },
 }
 
 impl Node {
     /// A branch over `children`, `keys[i]` the lowest key of child `i` (key 0 ignored).
-    pub fn branch(keys: Vec<Box<[u8]>>, children: Vec<PageId>) -> Node {
+    pub fn branch(keys: Vec<Box<[u8]>>, children: Vec<PageRef>) -> Node {
         debug_assert_eq!(keys.len(), children.len());
         let mut keys = keys;
         if let Some(first) = keys.first_mut() {
@@ -242,7 +243,7 @@ impl Node {
     }
 
     /// Branch: sets the child at `index`.
-    pub fn set_child(&mut self, index: usize, child: PageId) {
+    pub fn set_child(&mut self, index: usize, child: PageRef) {
         let Node::Branch { children, .. } = self else {
             panic!("set_child on a leaf")
         };
@@ -250,7 +251,7 @@ impl Node {
     }
 
     /// Branch: inserts child `child` with lowest key `key` at `index` (> 0).
-    pub fn insert_child(&mut self, index: usize, key: Box<[u8]>, child: PageId) {
+    pub fn insert_child(&mut self, index: usize, key: Box<[u8]>, child: PageRef) {
         let Node::Branch {
             keys,
             children,
@@ -266,7 +267,7 @@ impl Node {
     }
 
     /// Branch: removes child `index` (> 0) and its key.
-    pub fn remove_child(&mut self, index: usize) -> PageId {
+    pub fn remove_child(&mut self, index: usize) -> PageRef {
         let Node::Branch {
             keys,
             children,
@@ -379,7 +380,7 @@ impl<'a> NodeRef<'a> {
         }
     }
 
-    pub fn child(&self, index: usize) -> PageId {
+    pub fn child(&self, index: usize) -> PageRef {
         match self {
             NodeRef::Page(page) => page.child(index),
             NodeRef::Dirty(Node::Branch { children, .. }) => children[index],

@@ -6,9 +6,10 @@ use std::borrow::Cow;
 use super::node::NodeRef;
 use super::write::TreeWriter;
 use crate::format::node::CellValue;
+use crate::format::page::PageRef;
 use crate::limits::TREE_DEPTH_MAX;
 use crate::pager::View;
-use crate::{PageId, Result};
+use crate::Result;
 
 /// A value read from the store: borrowed from the mapped file when it is stored inline,
 /// owned when it was assembled from overflow pages.
@@ -31,10 +32,10 @@ impl<'a> Source<'a> {
         }
     }
 
-    pub fn node(&self, page_id: PageId) -> Result<NodeRef<'a>> {
+    pub fn node(&self, page: PageRef) -> Result<NodeRef<'a>> {
         match self {
-            Source::View(view) => Ok(NodeRef::Page(view.node(page_id)?)),
-            Source::Writer(writer) => writer.node(page_id),
+            Source::View(view) => Ok(NodeRef::Page(view.node(page)?)),
+            Source::Writer(writer) => writer.node(page),
         }
     }
 
@@ -49,26 +50,26 @@ impl<'a> Source<'a> {
     }
 
     /// The cell value stored under `key` in the tree at `root`.
-    pub fn find(&self, root: PageId, key: &[u8]) -> Result<Option<CellValue<'a>>> {
-        if root == 0 {
+    pub fn find(&self, root: PageRef, key: &[u8]) -> Result<Option<CellValue<'a>>> {
+        if root.is_none() {
             return Ok(None);
         }
-        let mut page_id = root;
+        let mut page = root;
         for _ in 0..TREE_DEPTH_MAX {
-            let node = self.node(page_id)?;
+            let node = self.node(page)?;
             if node.is_leaf() {
                 return Ok(node.search(key).ok().map(|index| node.value(index)));
             }
-            page_id = node.child(node.child_index(key));
+            page = node.child(node.child_index(key));
         }
         Err(self.view().corrupt(
-            page_id,
+            page.id,
             format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
         ))
     }
 
     /// The value stored under `key` in the tree at `root`.
-    pub fn get(&self, root: PageId, key: &[u8]) -> Result<Option<Value<'a>>> {
+    pub fn get(&self, root: PageRef, key: &[u8]) -> Result<Option<Value<'a>>> {
         match self.find(root, key)? {
             Some(value) => Ok(Some(self.value(value)?)),
             None => Ok(None),

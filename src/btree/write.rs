@@ -15,6 +15,7 @@ use parking_lot::MutexGuard;
 use super::node::{LeafEntry, Node, NodeRef};
 use crate::format::node::{leaf_cell_size, CellValue};
 use crate::format::overflow;
+use crate::format::page::PageRef;
 use crate::limits::{
     LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_AFTER_DELETE_MIN, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE,
     PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
@@ -72,17 +73,27 @@ impl<'db> TreeWriter<'db> {
         !self.dirty.is_empty() || self.slot.free.txn_freed_committed_pages()
     }
 
-    pub fn node(&self, page_id: PageId) -> Result<NodeRef<'_>> {
-        match self.dirty.get(&page_id) {
-            Some(node) => Ok(NodeRef::Dirty(node)),
-            None => Ok(NodeRef::Page(self.view.node(page_id)?)),
+    /// The node `page` refers to: the txn's own copy if it wrote one, else the page.
+    pub fn node(&self, page: PageRef) -> Result<NodeRef<'_>> {
+        if page.txn == self.txn_id {
+            if let Some(node) = self.dirty.get(&page.id) {
+                return Ok(NodeRef::Dirty(node));
+            }
+        }
+        Ok(NodeRef::Page(self.view.node(page)?))
+    }
+
+    fn own(&self, page_id: PageId) -> PageRef {
+        PageRef {
+            id: page_id,
+            txn: self.txn_id,
         }
     }
 
-    fn allocate(&mut self) -> Result<PageId> {
+    fn allocate(&mut self) -> Result<PageRef> {
         let page_id = self.slot.free.allocate();
         self.cover_allocations()?;
-        Ok(page_id)
+        Ok(self.own(page_id))
     }
 
     /// Grows the file so every allocated page exists in it.
@@ -98,28 +109,33 @@ impl<'db> TreeWriter<'db> {
         self.slot.free.free(page_id);
     }
 
-    fn free_value(&mut self, entry: &LeafEntry) {
-        if let CellValue::Overflow { first_page, len } = entry.value() {
-            for page_id in first_page..first_page + overflow::page_count_for(len as usize) {
-                self.slot.free.free(page_id);
-            }
+    fn free_run(&mut self, first_page: PageRef, len: u32) {
+        for page_id in first_page.id..first_page.id + overflow::page_count_for(len as usize) {
+            self.slot.free.free(page_id);
         }
     }
 
-    /// Returns a page id the txn may modify holding `page_id`'s node, copying on first touch.
-    fn make_dirty(&mut self, page_id: PageId) -> Result<PageId> {
-        if self.dirty.contains_key(&page_id) {
-            return Ok(page_id);
+    fn free_value(&mut self, entry: &LeafEntry) {
+        if let CellValue::Overflow { first_page, len } = entry.value() {
+            self.free_run(first_page, len);
         }
-        let node = Node::decode(self.view.node(page_id)?);
-        self.slot.free.free(page_id);
+    }
+
+    /// Returns a reference the txn may modify holding `page`'s node, copying on first
+    /// touch.
+    fn make_dirty(&mut self, page: PageRef) -> Result<PageRef> {
+        if page.txn == self.txn_id && self.dirty.contains_key(&page.id) {
+            return Ok(page);
+        }
+        let node = Node::decode(self.view.node(page)?);
+        self.slot.free.free(page.id);
         let copy = self.allocate()?;
-        self.dirty.insert(copy, node);
+        self.dirty.insert(copy.id, node);
         Ok(copy)
     }
 
-    fn dirty_node(&mut self, page_id: PageId) -> &mut Node {
-        self.dirty.get_mut(&page_id).expect("node is dirty")
+    fn dirty_node(&mut self, page: PageRef) -> &mut Node {
+        self.dirty.get_mut(&page.id).expect("node is dirty")
     }
 
     /// Builds the leaf entry for a new value, writing large values to overflow pages now.
@@ -146,7 +162,7 @@ impl<'db> TreeWriter<'db> {
         Ok(LeafEntry::new(
             key,
             CellValue::Overflow {
-                first_page,
+                first_page: self.own(first_page),
                 len: value.len() as u32,
             },
         ))
@@ -154,12 +170,12 @@ impl<'db> TreeWriter<'db> {
 
     /// Puts `key = value` into the tree at `root`. Returns the new root and whether an
     /// entry was replaced.
-    pub fn put(&mut self, root: PageId, key: &[u8], value: &[u8]) -> Result<(PageId, bool)> {
+    pub fn put(&mut self, root: PageRef, key: &[u8], value: &[u8]) -> Result<(PageRef, bool)> {
         let entry = self.new_entry(key, value)?;
-        if root == 0 {
-            let page_id = self.allocate()?;
-            self.dirty.insert(page_id, Node::leaf_from(vec![entry]));
-            return Ok((page_id, false));
+        if root.is_none() {
+            let page = self.allocate()?;
+            self.dirty.insert(page.id, Node::leaf_from(vec![entry]));
+            return Ok((page, false));
         }
         let (root, old, appended) = self.put_into(root, entry, 0)?;
         if let Some(old) = &old {
@@ -168,33 +184,33 @@ impl<'db> TreeWriter<'db> {
         Ok((self.fix_root(root, appended)?, old.is_some()))
     }
 
-    /// Puts `entry` below `page_id`. Returns the node's new id, the replaced entry, and
-    /// whether the node grew at its end (ascending inserts), which biases its split.
+    /// Puts `entry` below `page`. Returns the node's new reference, the replaced entry,
+    /// and whether the node grew at its end (ascending inserts), which biases its split.
     fn put_into(
         &mut self,
-        page_id: PageId,
+        page: PageRef,
         entry: LeafEntry,
         depth: usize,
-    ) -> Result<(PageId, Option<LeafEntry>, bool)> {
-        self.check_depth(page_id, depth)?;
-        let page_id = self.make_dirty(page_id)?;
-        let node = self.dirty_node(page_id);
+    ) -> Result<(PageRef, Option<LeafEntry>, bool)> {
+        self.check_depth(page.id, depth)?;
+        let page = self.make_dirty(page)?;
+        let node = self.dirty_node(page);
         if let Node::Leaf { .. } = node {
             let (old, index) = node.leaf_upsert(entry);
             let appended = old.is_none() && index + 1 == node.count();
-            return Ok((page_id, old, appended));
+            return Ok((page, old, appended));
         }
         let index = NodeRef::Dirty(node).child_index(entry.key());
         let child = NodeRef::Dirty(node).child(index);
         let last_child = index + 1 == node.count();
         let (child, old, child_appended) = self.put_into(child, entry, depth + 1)?;
-        self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index, child_appended, NODE_FILL_MIN)?;
-        Ok((page_id, old, last_child && child_appended))
+        self.dirty_node(page).set_child(index, child);
+        self.fix_child(page, index, child_appended, NODE_FILL_MIN)?;
+        Ok((page, old, last_child && child_appended))
     }
 
     /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
-    pub fn delete(&mut self, root: PageId, key: &[u8]) -> Result<(PageId, bool)> {
+    pub fn delete(&mut self, root: PageRef, key: &[u8]) -> Result<(PageRef, bool)> {
         if super::search::Source::Writer(self)
             .find(root, key)?
             .is_none()
@@ -209,22 +225,22 @@ impl<'db> TreeWriter<'db> {
 
     fn delete_from(
         &mut self,
-        page_id: PageId,
+        page: PageRef,
         key: &[u8],
         depth: usize,
-    ) -> Result<(PageId, Option<LeafEntry>)> {
-        self.check_depth(page_id, depth)?;
-        let page_id = self.make_dirty(page_id)?;
-        let node = self.dirty_node(page_id);
+    ) -> Result<(PageRef, Option<LeafEntry>)> {
+        self.check_depth(page.id, depth)?;
+        let page = self.make_dirty(page)?;
+        let node = self.dirty_node(page);
         if let Node::Leaf { .. } = node {
-            return Ok((page_id, node.leaf_remove(key)));
+            return Ok((page, node.leaf_remove(key)));
         }
         let index = NodeRef::Dirty(node).child_index(key);
         let child = NodeRef::Dirty(node).child(index);
         let (child, old) = self.delete_from(child, key, depth + 1)?;
-        self.dirty_node(page_id).set_child(index, child);
-        self.fix_child(page_id, index, false, NODE_FILL_AFTER_DELETE_MIN)?;
-        Ok((page_id, old))
+        self.dirty_node(page).set_child(index, child);
+        self.fix_child(page, index, false, NODE_FILL_AFTER_DELETE_MIN)?;
+        Ok((page, old))
     }
 
     fn check_depth(&self, page_id: PageId, depth: usize) -> Result<()> {
@@ -241,21 +257,21 @@ impl<'db> TreeWriter<'db> {
     /// from a sibling. `appending`: the child grew at its end (see [`Node::split`]).
     fn fix_child(
         &mut self,
-        parent: PageId,
+        parent: PageRef,
         index: usize,
         appending: bool,
         fill_min: usize,
     ) -> Result<()> {
-        let child = NodeRef::Dirty(&self.dirty[&parent]).child(index);
-        let size = self.dirty[&child].size();
+        let child = NodeRef::Dirty(&self.dirty[&parent.id]).child(index);
+        let size = self.dirty[&child.id].size();
         if size > PAGE_SIZE {
             let (separator, right) = self.dirty_node(child).split(appending);
-            assert!(right.size() <= PAGE_SIZE && self.dirty[&child].size() <= PAGE_SIZE);
-            let right_id = self.allocate()?;
-            self.dirty.insert(right_id, right);
+            assert!(right.size() <= PAGE_SIZE && self.dirty[&child.id].size() <= PAGE_SIZE);
+            let right_page = self.allocate()?;
+            self.dirty.insert(right_page.id, right);
             self.dirty_node(parent)
-                .insert_child(index + 1, separator, right_id);
-        } else if size - PAGE_HEADER_SIZE < fill_min && self.dirty[&parent].count() > 1 {
+                .insert_child(index + 1, separator, right_page);
+        } else if size - PAGE_HEADER_SIZE < fill_min && self.dirty[&parent.id].count() > 1 {
             self.rebalance(parent, index)?;
         }
         Ok(())
@@ -263,55 +279,62 @@ impl<'db> TreeWriter<'db> {
 
     /// Merges child `index` with a sibling, or shares their entries evenly if both do not
     /// fit in one page.
-    fn rebalance(&mut self, parent: PageId, index: usize) -> Result<()> {
+    fn rebalance(&mut self, parent: PageRef, index: usize) -> Result<()> {
         let (left_index, right_index) = if index > 0 {
             (index - 1, index)
         } else {
             (index, index + 1)
         };
-        let mut ids = [0; 2];
+        let mut pages = [PageRef::NONE; 2];
         for (slot, child_index) in [left_index, right_index].into_iter().enumerate() {
-            let child = NodeRef::Dirty(&self.dirty[&parent]).child(child_index);
-            ids[slot] = self.make_dirty(child)?;
-            self.dirty_node(parent).set_child(child_index, ids[slot]);
+            let child = NodeRef::Dirty(&self.dirty[&parent.id]).child(child_index);
+            pages[slot] = self.make_dirty(child)?;
+            self.dirty_node(parent).set_child(child_index, pages[slot]);
         }
-        let separator: Box<[u8]> = self.dirty[&parent].key_of_child(right_index).into();
-        let right = self.dirty.remove(&ids[1]).expect("right sibling is dirty");
-        let left = self.dirty_node(ids[0]);
+        let separator: Box<[u8]> = self.dirty[&parent.id].key_of_child(right_index).into();
+        let right = self
+            .dirty
+            .remove(&pages[1].id)
+            .expect("right sibling is dirty");
+        let left = self.dirty_node(pages[0]);
         left.absorb(separator, right);
         if left.size() <= PAGE_SIZE {
             self.dirty_node(parent).remove_child(right_index);
-            self.slot.free.free(ids[1]);
+            self.slot.free.free(pages[1].id);
         } else {
             let (separator, right) = left.split(false);
-            self.dirty.insert(ids[1], right);
+            self.dirty.insert(pages[1].id, right);
             self.dirty_node(parent).set_key(right_index, separator);
         }
         Ok(())
     }
 
-    /// Grows or shrinks the tree at its root after a change; returns the root (0 = empty).
-    fn fix_root(&mut self, mut root: PageId, appending: bool) -> Result<PageId> {
+    /// Grows or shrinks the tree at its root after a change; returns the root
+    /// ([`PageRef::NONE`] = empty).
+    fn fix_root(&mut self, mut root: PageRef, appending: bool) -> Result<PageRef> {
         loop {
-            let Some(node) = self.dirty.get(&root) else {
+            if root.txn != self.txn_id {
+                return Ok(root);
+            }
+            let Some(node) = self.dirty.get(&root.id) else {
                 return Ok(root);
             };
             if node.size() > PAGE_SIZE {
                 let (separator, right) = self.dirty_node(root).split(appending);
-                let right_id = self.allocate()?;
-                self.dirty.insert(right_id, right);
+                let right_page = self.allocate()?;
+                self.dirty.insert(right_page.id, right);
                 let new_root = self.allocate()?;
                 self.dirty.insert(
-                    new_root,
-                    Node::branch(vec![Box::default(), separator], vec![root, right_id]),
+                    new_root.id,
+                    Node::branch(vec![Box::default(), separator], vec![root, right_page]),
                 );
                 root = new_root;
             } else if node.count() == 0 {
-                self.free_page(root);
-                return Ok(0);
+                self.free_page(root.id);
+                return Ok(PageRef::NONE);
             } else if let (Node::Branch { children, .. }, 1) = (node, node.count()) {
                 let child = children[0];
-                self.free_page(root);
+                self.free_page(root.id);
                 root = child;
             } else {
                 return Ok(root);
@@ -320,28 +343,28 @@ impl<'db> TreeWriter<'db> {
     }
 
     /// Frees every page of the tree at `root`, overflow runs included.
-    pub fn free_tree(&mut self, root: PageId) -> Result<()> {
-        if root == 0 {
+    pub fn free_tree(&mut self, root: PageRef) -> Result<()> {
+        if root.is_none() {
             return Ok(());
         }
         let mut stack = vec![(root, 0usize)];
-        while let Some((page_id, depth)) = stack.pop() {
-            self.check_depth(page_id, depth)?;
-            let node = self.node(page_id)?;
+        while let Some((page, depth)) = stack.pop() {
+            self.check_depth(page.id, depth)?;
+            let node = self.node(page)?;
             let mut runs = Vec::new();
             if node.is_leaf() {
                 for index in 0..node.count() {
                     if let CellValue::Overflow { first_page, len } = node.value(index) {
-                        runs.push((first_page, overflow::page_count_for(len as usize)));
+                        runs.push((first_page, len));
                     }
                 }
             } else {
                 stack.extend((0..node.count()).map(|index| (node.child(index), depth + 1)));
             }
-            for (first_page, count) in runs {
-                (first_page..first_page + count).for_each(|page_id| self.slot.free.free(page_id));
+            for (first_page, len) in runs {
+                self.free_run(first_page, len);
             }
-            self.free_page(page_id);
+            self.free_page(page.id);
         }
         Ok(())
     }

@@ -21,8 +21,11 @@
 //! | 108    | 4    | reserved, zero                           |
 //! | 112    | 16   | database id                              |
 //! | 128    | 8    | log position of this txn                 |
+//! | 136    | 8    | txn that wrote the default root          |
+//! | 144    | 8    | txn that wrote the catalog root          |
+//! | 152    | 8    | txn that wrote the freelist chain        |
 
-use super::page::{read_u32, read_u64, write_header, write_u32, write_u64, PageKind};
+use super::page::{read_u32, read_u64, write_header, write_u32, write_u64, PageKind, PageRef};
 use crate::limits::{PAGE_HEADER_SIZE, PAGE_SIZE};
 use crate::{PageId, TxnId};
 
@@ -30,7 +33,7 @@ use crate::{PageId, TxnId};
 pub const FILE_MAGIC: [u8; 8] = *b"NSTARDB\0";
 
 /// Format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 0;
+pub const FORMAT_VERSION: u32 = 1;
 
 const OFFSET_FILE_MAGIC: usize = PAGE_HEADER_SIZE;
 const OFFSET_VERSION: usize = 40;
@@ -45,9 +48,12 @@ const OFFSET_FREE_COUNT: usize = 96;
 const OFFSET_NEXT_KEYSPACE_ID: usize = 104;
 const OFFSET_DATABASE_ID: usize = 112;
 const OFFSET_LOG_POSITION: usize = 128;
+const OFFSET_DEFAULT_ROOT_TXN: usize = 136;
+const OFFSET_CATALOG_ROOT_TXN: usize = 144;
+const OFFSET_FREELIST_HEAD_TXN: usize = 152;
 /// Bytes of the meta page that carry data; the rest is zero.
-pub const META_USED_SIZE: usize = 136;
-const _: () = assert!(OFFSET_LOG_POSITION + 8 == META_USED_SIZE);
+pub const META_USED_SIZE: usize = 160;
+const _: () = assert!(OFFSET_FREELIST_HEAD_TXN + 8 == META_USED_SIZE);
 
 /// Decoded meta page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +62,15 @@ pub struct Meta {
     pub txn_id: TxnId,
     /// Pages in use or free below this id; pages at or above it are unallocated.
     pub page_count: u64,
-    /// Root of the default keyspace (0 = empty).
-    pub default_root: PageId,
+    /// Root of the default keyspace ([`PageRef::NONE`] = empty).
+    pub default_root: PageRef,
     /// Entries in the default keyspace.
     pub default_len: u64,
-    /// Root of the catalog of named keyspaces (0 = none).
-    pub catalog_root: PageId,
-    /// First page of the freelist chain (0 = empty).
-    pub freelist_head: PageId,
+    /// Root of the catalog of named keyspaces ([`PageRef::NONE`] = none).
+    pub catalog_root: PageRef,
+    /// First page of the freelist chain ([`PageRef::NONE`] = empty); every page of the
+    /// chain was written by the same txn.
+    pub freelist_head: PageRef,
     /// Number of free page ids recorded in the freelist.
     pub free_count: u64,
     /// Id the next created keyspace gets.
@@ -99,10 +106,13 @@ impl Meta {
         write_u32(page, OFFSET_PAGE_SIZE, PAGE_SIZE as u32);
         write_u64(page, OFFSET_TXN_ID, self.txn_id);
         write_u64(page, OFFSET_PAGE_COUNT, self.page_count);
-        write_u64(page, OFFSET_DEFAULT_ROOT, self.default_root);
+        write_u64(page, OFFSET_DEFAULT_ROOT, self.default_root.id);
+        write_u64(page, OFFSET_DEFAULT_ROOT_TXN, self.default_root.txn);
         write_u64(page, OFFSET_DEFAULT_LEN, self.default_len);
-        write_u64(page, OFFSET_CATALOG_ROOT, self.catalog_root);
-        write_u64(page, OFFSET_FREELIST_HEAD, self.freelist_head);
+        write_u64(page, OFFSET_CATALOG_ROOT, self.catalog_root.id);
+        write_u64(page, OFFSET_CATALOG_ROOT_TXN, self.catalog_root.txn);
+        write_u64(page, OFFSET_FREELIST_HEAD, self.freelist_head.id);
+        write_u64(page, OFFSET_FREELIST_HEAD_TXN, self.freelist_head.txn);
         write_u64(page, OFFSET_FREE_COUNT, self.free_count);
         write_u32(page, OFFSET_NEXT_KEYSPACE_ID, self.next_keyspace_id);
         page[OFFSET_DATABASE_ID..OFFSET_DATABASE_ID + 16].copy_from_slice(&self.database_id);
@@ -134,10 +144,19 @@ impl Meta {
         let meta = Meta {
             txn_id: read_u64(page, OFFSET_TXN_ID),
             page_count: read_u64(page, OFFSET_PAGE_COUNT),
-            default_root: read_u64(page, OFFSET_DEFAULT_ROOT),
+            default_root: PageRef {
+                id: read_u64(page, OFFSET_DEFAULT_ROOT),
+                txn: read_u64(page, OFFSET_DEFAULT_ROOT_TXN),
+            },
             default_len: read_u64(page, OFFSET_DEFAULT_LEN),
-            catalog_root: read_u64(page, OFFSET_CATALOG_ROOT),
-            freelist_head: read_u64(page, OFFSET_FREELIST_HEAD),
+            catalog_root: PageRef {
+                id: read_u64(page, OFFSET_CATALOG_ROOT),
+                txn: read_u64(page, OFFSET_CATALOG_ROOT_TXN),
+            },
+            freelist_head: PageRef {
+                id: read_u64(page, OFFSET_FREELIST_HEAD),
+                txn: read_u64(page, OFFSET_FREELIST_HEAD_TXN),
+            },
             free_count: read_u64(page, OFFSET_FREE_COUNT),
             next_keyspace_id: read_u32(page, OFFSET_NEXT_KEYSPACE_ID),
             database_id,
@@ -155,9 +174,9 @@ impl Meta {
             )));
         }
         for (name, page) in [
-            ("default root", self.default_root),
-            ("catalog root", self.catalog_root),
-            ("freelist head", self.freelist_head),
+            ("default root", self.default_root.id),
+            ("catalog root", self.catalog_root.id),
+            ("freelist head", self.freelist_head.id),
         ] {
             if page == 1 || (page != 0 && page >= self.page_count) {
                 return Err(MetaFault::Invalid(format!(
@@ -185,10 +204,10 @@ mod tests {
         let meta = Meta {
             txn_id: 5,
             page_count: 99,
-            default_root: 7,
+            default_root: PageRef { id: 7, txn: 5 },
             default_len: 1234,
-            catalog_root: 8,
-            freelist_head: 9,
+            catalog_root: PageRef { id: 8, txn: 4 },
+            freelist_head: PageRef { id: 9, txn: 5 },
             free_count: 3,
             next_keyspace_id: 4,
             database_id: [7; 16],

@@ -1,4 +1,4 @@
-//! Byte layout of the page file, apart from any I/O. See `spec/file_format_v0.md`.
+//! Byte layout of the page file, apart from any I/O. See `spec/file_format_v1.md`.
 
 pub mod catalog;
 pub mod frame;

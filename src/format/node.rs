@@ -1,10 +1,12 @@
 //! Leaf and branch pages: a slot array of cell offsets after the header, cells after it.
 //!
 //! Leaf cell: key length `u16`, value kind `u8` (0 inline, 1 overflow), value length `u32`,
-//! key bytes, then the inline value or the first overflow page id (`u64`).
+//! key bytes, then the inline value, or the first overflow page id (`u64`) and the txn that
+//! wrote the run (`u64`).
 //!
-//! Branch cell: key length `u16`, child page id `u64`, key bytes. The key of cell 0 is empty
-//! and ignored; child `i` holds the keys `k` with `key(i) <= k < key(i + 1)`.
+//! Branch cell: key length `u16`, child page id `u64`, txn that wrote the child `u64`, key
+//! bytes. The key of cell 0 is empty and ignored; child `i` holds the keys `k` with
+//! `key(i) <= k < key(i + 1)`.
 //!
 //! Invariants a [`NodePage`] guarantees once [`NodePage::check`] passed: every slot points
 //! to a cell inside the page, keys are strictly increasing, lengths are within limits. The
@@ -13,7 +15,7 @@
 use std::cmp::Ordering;
 
 use super::page::{
-    read_u16, read_u32, read_u64, write_header, write_u16, write_u32, write_u64, PageKind,
+    read_u16, read_u32, read_u64, write_header, write_u16, write_u32, write_u64, PageKind, PageRef,
 };
 use crate::limits::{KEY_SIZE_MAX, PAGE_HEADER_SIZE, PAGE_SIZE, VALUE_SIZE_MAX};
 use crate::{PageId, TxnId};
@@ -23,7 +25,9 @@ pub const SLOT_SIZE: usize = 2;
 /// Bytes of a leaf cell before its key.
 pub const LEAF_CELL_HEADER_SIZE: usize = 7;
 /// Bytes of a branch cell before its key.
-pub const BRANCH_CELL_HEADER_SIZE: usize = 10;
+pub const BRANCH_CELL_HEADER_SIZE: usize = 18;
+/// Bytes of an overflow reference in a leaf cell: first page id and writer txn.
+pub const OVERFLOW_REF_SIZE: usize = 16;
 
 const VALUE_KIND_INLINE: u8 = 0;
 const VALUE_KIND_OVERFLOW: u8 = 1;
@@ -34,10 +38,10 @@ pub enum CellValue<'a> {
     /// The value bytes, stored in the cell.
     Inline(&'a [u8]),
     /// The value lives in a run of `len.div_ceil(OVERFLOW_PAYLOAD_SIZE)` overflow pages
-    /// starting at `first_page`.
+    /// starting at `first_page`, all written by the txn it names.
     Overflow {
-        /// First page of the run.
-        first_page: PageId,
+        /// First page of the run, and the txn that wrote the run.
+        first_page: PageRef,
         /// Value length in bytes.
         len: u32,
     },
@@ -47,7 +51,7 @@ pub enum CellValue<'a> {
 pub fn leaf_cell_size(key_len: usize, value: &CellValue<'_>) -> usize {
     let payload = match value {
         CellValue::Inline(bytes) => bytes.len(),
-        CellValue::Overflow { .. } => 8,
+        CellValue::Overflow { .. } => OVERFLOW_REF_SIZE,
     };
     SLOT_SIZE + LEAF_CELL_HEADER_SIZE + key_len + payload
 }
@@ -88,8 +92,9 @@ pub fn encode_leaf<'a>(
             CellValue::Overflow { first_page, len } => {
                 page[cell_offset + 2] = VALUE_KIND_OVERFLOW;
                 write_u32(page, cell_offset + 3, len);
-                write_u64(page, payload, first_page);
-                cell_offset = payload + 8;
+                write_u64(page, payload, first_page.id);
+                write_u64(page, payload + 8, first_page.txn);
+                cell_offset = payload + OVERFLOW_REF_SIZE;
             }
         }
     }
@@ -102,7 +107,7 @@ pub fn encode_branch<'a>(
     page: &mut [u8],
     page_id: PageId,
     txn_id: TxnId,
-    cells: impl ExactSizeIterator<Item = (&'a [u8], PageId)>,
+    cells: impl ExactSizeIterator<Item = (&'a [u8], PageRef)>,
 ) {
     page.fill(0);
     let count = cells.len();
@@ -116,7 +121,8 @@ pub fn encode_branch<'a>(
             cell_offset as u16,
         );
         write_u16(page, cell_offset, key.len() as u16);
-        write_u64(page, cell_offset + 2, child);
+        write_u64(page, cell_offset + 2, child.id);
+        write_u64(page, cell_offset + 10, child.txn);
         let body = cell_offset + BRANCH_CELL_HEADER_SIZE;
         page[body..body + key.len()].copy_from_slice(key);
         cell_offset = body + key.len();
@@ -196,7 +202,10 @@ impl<'a> NodePage<'a> {
         let payload = cell + LEAF_CELL_HEADER_SIZE + key_len;
         if self.bytes[cell + 2] == VALUE_KIND_OVERFLOW {
             CellValue::Overflow {
-                first_page: read_u64(self.bytes, payload),
+                first_page: PageRef {
+                    id: read_u64(self.bytes, payload),
+                    txn: read_u64(self.bytes, payload + 8),
+                },
                 len,
             }
         } else {
@@ -204,10 +213,14 @@ impl<'a> NodePage<'a> {
         }
     }
 
-    /// Child page id of branch entry `index`.
-    pub fn child(&self, index: usize) -> PageId {
+    /// Child of branch entry `index`: its page id and the txn that wrote it.
+    pub fn child(&self, index: usize) -> PageRef {
         debug_assert!(!self.leaf);
-        read_u64(self.bytes, self.cell(index) + 2)
+        let cell = self.cell(index);
+        PageRef {
+            id: read_u64(self.bytes, cell + 2),
+            txn: read_u64(self.bytes, cell + 10),
+        }
     }
 
     /// Leaf: `Ok(index)` of `key`, or `Err(index)` where it would be inserted.
@@ -273,7 +286,7 @@ impl<'a> NodePage<'a> {
                 let len = read_u32(self.bytes, cell + 3) as usize;
                 end += match kind {
                     VALUE_KIND_INLINE => len,
-                    VALUE_KIND_OVERFLOW if len <= VALUE_SIZE_MAX => 8,
+                    VALUE_KIND_OVERFLOW if len <= VALUE_SIZE_MAX => OVERFLOW_REF_SIZE,
                     VALUE_KIND_OVERFLOW => {
                         return Err(format!(
                             "slot {index}: value length {len} exceeds {VALUE_SIZE_MAX}"

@@ -31,6 +31,27 @@ const OFFSET_CHECKSUM: usize = 24;
 const OFFSET_AUX: usize = 28;
 const _: () = assert!(OFFSET_AUX + 4 == PAGE_HEADER_SIZE);
 
+/// A reference to a page together with the txn that wrote it. Every page reference on
+/// disk carries both, so a stale page (an older version left by a lost or misdirected
+/// write, whose checksum is still valid) is caught as corruption, not read as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct PageRef {
+    /// The page.
+    pub id: PageId,
+    /// The txn that wrote it (the page header's txn id must match).
+    pub txn: TxnId,
+}
+
+impl PageRef {
+    /// No page (an empty tree, an empty freelist).
+    pub const NONE: PageRef = PageRef { id: 0, txn: 0 };
+
+    /// Whether this refers to no page.
+    pub fn is_none(&self) -> bool {
+        self.id == 0
+    }
+}
+
 /// What a page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

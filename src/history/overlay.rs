@@ -12,13 +12,14 @@ use crate::btree::Source;
 use crate::format::catalog::Descriptor;
 use crate::format::frame::{Op, Record};
 use crate::format::meta::Meta;
+use crate::format::page::PageRef;
 use crate::pager::View;
-use crate::{PageId, Result, TxnId};
+use crate::{Result, TxnId};
 
 /// One keyspace of an overlay.
 #[derive(Debug, Clone, Default)]
 pub struct KeyspaceOverlay {
-    pub(crate) base_root: PageId,
+    pub(crate) base_root: PageRef,
     pub(crate) entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     pub(crate) len: u64,
 }
@@ -30,7 +31,7 @@ impl KeyspaceOverlay {
         let mut len = self.len as i64;
         for (key, value) in &self.entries {
             let in_base = match base {
-                Some(view) if self.base_root != 0 => {
+                Some(view) if !self.base_root.is_none() => {
                     Source::View(view).find(self.base_root, key)?.is_some()
                 }
                 _ => false,

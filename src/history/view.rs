@@ -45,7 +45,7 @@ impl<'db> AsOfTxn<'db> {
         let base = self
             .base
             .as_ref()
-            .filter(|_| keyspace.base_root != 0)
+            .filter(|_| !keyspace.base_root.is_none())
             .map(|base| Keyspace::new(Source::View(base.view()), keyspace.base_root, 0));
         AsOfKeyspace {
             base,

@@ -16,7 +16,7 @@ use super::freelist::FreeState;
 use super::view::View;
 use crate::format::freelist;
 use crate::format::meta::{Meta, MetaFault, FORMAT_VERSION};
-use crate::format::page::{self, PageFault, PageKind};
+use crate::format::page::{self, PageFault, PageKind, PageRef};
 use crate::io::{PageIo, Storage};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
@@ -176,10 +176,10 @@ fn new_database_file() -> Vec<u8> {
     let meta = Meta {
         txn_id: 0,
         page_count: 2,
-        default_root: 0,
+        default_root: PageRef::NONE,
         default_len: 0,
-        catalog_root: 0,
-        freelist_head: 0,
+        catalog_root: PageRef::NONE,
+        freelist_head: PageRef::NONE,
         free_count: 0,
         next_keyspace_id: 1,
         database_id: new_database_id(),
@@ -267,12 +267,17 @@ pub fn read_meta_slot(view: &View, slot: PageId) -> Result<Meta, String> {
 fn load_freelist(view: &View, meta: &Meta) -> Result<(Vec<PageId>, Vec<PageId>)> {
     let mut ids = Vec::with_capacity(meta.free_count as usize);
     let mut chain = Vec::new();
-    let mut next = meta.freelist_head;
+    let mut next = meta.freelist_head.id;
     while next != 0 {
         if chain.len() as u64 > meta.page_count || next < 2 || next >= meta.page_count {
             return Err(view.corrupt(next, "freelist chain leaves the file or loops"));
         }
-        let (bytes, header) = view.page(next, PageKind::Freelist)?;
+        // Every page of the chain was written by the checkpoint that wrote the head.
+        let page = PageRef {
+            id: next,
+            txn: meta.freelist_head.txn,
+        };
+        let (bytes, header) = view.page(page, PageKind::Freelist)?;
         let (following, page_ids) =
             freelist::decode(bytes, header.count).expect("checked freelist page");
         for page_id in page_ids {
@@ -305,13 +310,13 @@ fn load_freelist(view: &View, meta: &Meta) -> Result<(Vec<PageId>, Vec<PageId>)>
     Ok((ids, chain))
 }
 
-/// Writes the freelist chain planned for a commit.
+/// Writes the freelist chain planned for a checkpoint of txn `txn_id`; returns its head.
 pub fn write_freelist(
     pager: &Pager,
     txn_id: u64,
     pages: &[PageId],
     ids: &[PageId],
-) -> Result<PageId> {
+) -> Result<PageRef> {
     let mut buffer = vec![0u8; PAGE_SIZE];
     for (index, page_id) in pages.iter().enumerate() {
         let chunk_start = (index * freelist::IDS_PER_PAGE).min(ids.len());
@@ -326,5 +331,8 @@ pub fn write_freelist(
         );
         pager.write_page(*page_id, &buffer)?;
     }
-    Ok(pages.first().copied().unwrap_or(0))
+    Ok(pages.first().map_or(PageRef::NONE, |first| PageRef {
+        id: *first,
+        txn: txn_id,
+    }))
 }

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::format::node::NodePage;
-use crate::format::page::{self, PageHeader, PageKind};
+use crate::format::page::{self, read_u64, PageHeader, PageKind, PageRef};
 use crate::format::{freelist, overflow};
 use crate::io::PageView;
 use crate::limits::{OVERFLOW_PAYLOAD_SIZE, PAGE_SIZE};
-use crate::{Error, PageId, Result};
+use crate::{Error, PageId, Result, TxnId};
 
 /// Read view of the page file with cached page verification.
 pub struct View {
@@ -82,32 +82,48 @@ impl View {
         Error::corrupt(self.path.as_path(), Some(page_id), detail)
     }
 
-    /// Page `page_id`, checked, which must be of kind `kind`.
-    pub fn page(&self, page_id: PageId, kind: PageKind) -> Result<(&[u8], PageHeader)> {
-        let (bytes, header) = self.checked(page_id)?;
+    /// The page `page` refers to, checked, which must be of kind `kind` and written by the
+    /// txn the reference names.
+    pub fn page(&self, page: PageRef, kind: PageKind) -> Result<(&[u8], PageHeader)> {
+        let (bytes, header) = self.checked(page.id)?;
         if header.kind != kind as u8 {
             let found = PageKind::from_byte(header.kind).map_or("unknown", PageKind::name);
             return Err(self.corrupt(
-                page_id,
+                page.id,
                 format!("expected a {} page, found a {found} page", kind.name()),
             ));
         }
+        self.check_writer(page, header.txn_id)?;
         Ok((bytes, header))
     }
 
-    /// Leaf or branch page `page_id`, checked.
-    pub fn node(&self, page_id: PageId) -> Result<NodePage<'_>> {
-        let bytes = self.bytes(page_id)?;
-        if !self.is_verified(page_id) {
-            self.verify_page(page_id)?;
-            self.mark_verified(page_id);
+    fn check_writer(&self, page: PageRef, written_by: TxnId) -> Result<()> {
+        if written_by != page.txn {
+            return Err(self.corrupt(
+                page.id,
+                format!(
+                    "stale or misplaced page: written by txn {written_by}, the reference expects txn {}",
+                    page.txn
+                ),
+            ));
         }
-        // Only the kind byte is needed on this hot path, not the whole header.
+        Ok(())
+    }
+
+    /// The leaf or branch page `page` refers to, checked.
+    pub fn node(&self, page: PageRef) -> Result<NodePage<'_>> {
+        let bytes = self.bytes(page.id)?;
+        if !self.is_verified(page.id) {
+            self.verify_page(page.id)?;
+            self.mark_verified(page.id);
+        }
+        // Only the kind byte and the writer txn are needed on this hot path.
+        self.check_writer(page, read_u64(bytes, 16))?;
         match PageKind::from_byte(bytes[4]) {
             Some(PageKind::Leaf) => Ok(NodePage::new(bytes, true)),
             Some(PageKind::Branch) => Ok(NodePage::new(bytes, false)),
             _ => Err(self.corrupt(
-                page_id,
+                page.id,
                 format!(
                     "expected a leaf or branch page, found kind byte {}",
                     bytes[4]
@@ -148,10 +164,14 @@ impl View {
     }
 
     /// Reads a `len`-byte value from the overflow run starting at `first_page`.
-    pub fn read_overflow(&self, first_page: PageId, len: usize) -> Result<Vec<u8>> {
+    pub fn read_overflow(&self, first_page: PageRef, len: usize) -> Result<Vec<u8>> {
         let mut value = Vec::with_capacity(len);
-        for page_id in first_page..first_page + overflow::page_count_for(len) {
-            let (bytes, header) = self.page(page_id, PageKind::Overflow)?;
+        for page_id in first_page.id..first_page.id + overflow::page_count_for(len) {
+            let page = PageRef {
+                id: page_id,
+                txn: first_page.txn,
+            };
+            let (bytes, header) = self.page(page, PageKind::Overflow)?;
             let want = (len - value.len()).min(OVERFLOW_PAYLOAD_SIZE);
             if header.aux as usize != want {
                 return Err(self.corrupt(

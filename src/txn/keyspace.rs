@@ -5,7 +5,8 @@ use std::ops::{Bound, RangeBounds};
 
 use super::write::WriteTxn;
 use crate::btree::{Cursor, Range, Source, Value};
-use crate::{PageId, Result};
+use crate::format::page::PageRef;
+use crate::Result;
 
 /// Read access to one keyspace of a transaction's snapshot.
 ///
@@ -14,7 +15,7 @@ use crate::{PageId, Result};
 #[derive(Clone, Copy)]
 pub struct Keyspace<'t> {
     source: Source<'t>,
-    root: PageId,
+    root: PageRef,
     len: u64,
 }
 
@@ -27,7 +28,7 @@ pub(crate) fn bound(bound: Bound<&impl AsRef<[u8]>>) -> Bound<&[u8]> {
 }
 
 impl<'t> Keyspace<'t> {
-    pub(crate) fn new(source: Source<'t>, root: PageId, len: u64) -> Keyspace<'t> {
+    pub(crate) fn new(source: Source<'t>, root: PageRef, len: u64) -> Keyspace<'t> {
         Keyspace { source, root, len }
     }
 

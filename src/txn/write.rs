@@ -22,14 +22,15 @@ use crate::db::Db;
 use crate::format::catalog::Descriptor;
 use crate::format::frame::{Op, Record, RecordBuilder};
 use crate::format::meta::Meta;
+use crate::format::page::PageRef;
 use crate::limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, VALUE_SIZE_MAX};
 use crate::pager::WriterState;
-use crate::{Durability, Error, PageId, Result, TxnId};
+use crate::{Durability, Error, Result, TxnId};
 
 #[derive(Debug, Clone, Copy)]
 struct KeyspaceState {
     id: u32,
-    root: PageId,
+    root: PageRef,
     len: u64,
     changed: bool,
 }
@@ -44,7 +45,7 @@ pub struct WriteTxn<'db> {
     tree: TreeWriter<'db>,
     base: Meta,
     default: KeyspaceState,
-    catalog_root: PageId,
+    catalog_root: PageRef,
     named: BTreeMap<String, KeyspaceState>,
     next_keyspace_id: u32,
     record: RecordBuilder,
@@ -346,7 +347,7 @@ impl<'db> WriteTxn<'db> {
         }
         let state = KeyspaceState {
             id: self.next_keyspace_id,
-            root: 0,
+            root: PageRef::NONE,
             len: 0,
             changed: false,
         };

@@ -17,6 +17,7 @@ use northstar::format::catalog::Descriptor;
 use northstar::format::node::{CellValue, NodePage};
 use northstar::format::overflow;
 use northstar::pager::View;
+use northstar::format::page::PageRef;
 use northstar::{Error, PageId, PAGE_SIZE};
 use serde_json::{json, Map, Value};
 
@@ -131,15 +132,16 @@ struct Walk<'v> {
 }
 
 impl Walk<'_> {
-    fn tree(&mut self, name: &str, root: PageId) -> Tree {
-        let root = (root != 0).then(|| self.node(root, 1));
+    fn tree(&mut self, name: &str, root: PageRef) -> Tree {
+        let root = (!root.is_none()).then(|| self.node(root, 1));
         Tree {
             name: name.to_string(),
             root,
         }
     }
 
-    fn node(&mut self, page: PageId, depth: usize) -> Node {
+    fn node(&mut self, page_ref: PageRef, depth: usize) -> Node {
+        let page = page_ref.id;
         if depth > TREE_DEPTH_MAX {
             return Node::Unreadable {
                 page,
@@ -152,7 +154,7 @@ impl Walk<'_> {
                 reason: "page reached a second time: a cycle or a page shared by two trees".into(),
             };
         }
-        let node = match self.view.node(page) {
+        let node = match self.view.node(page_ref) {
             Ok(node) => node,
             Err(error) => {
                 return Node::Unreadable {
@@ -209,18 +211,19 @@ fn error_detail(error: Error) -> String {
 }
 
 /// Names and roots of the named keyspaces, read from the catalog's leaves.
-fn keyspace_roots(view: &View, catalog_root: PageId) -> Result<Vec<(String, PageId)>, String> {
+fn keyspace_roots(view: &View, catalog_root: PageRef) -> Result<Vec<(String, PageRef)>, String> {
     let mut found = Vec::new();
-    if catalog_root == 0 {
+    if catalog_root.is_none() {
         return Ok(found);
     }
     let mut pending = vec![(catalog_root, 1)];
     let mut visited = HashSet::new();
-    while let Some((page, depth)) = pending.pop() {
+    while let Some((page_ref, depth)) = pending.pop() {
+        let page = page_ref.id;
         if depth > TREE_DEPTH_MAX || !visited.insert(page) {
             return Err(format!("catalog page {page} is part of a cycle"));
         }
-        let node = view.node(page).map_err(|error| error.to_string())?;
+        let node = view.node(page_ref).map_err(|error| error.to_string())?;
         if !node.is_leaf() {
             pending.extend(
                 (0..node.count())
