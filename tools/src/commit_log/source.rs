@@ -8,12 +8,12 @@
 //!   of another database than the page file beside it) is a
 //!   [`Failure::cannot_open`] (exit 3) that names the file.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use northstar::format::frame::LogHeader;
 use northstar::format::meta::Meta;
-use northstar::log::{map_file, LogBytes, LOG_FILE_NAME};
+use northstar::io::LogBytes;
+use northstar::log::{read_log_file, LOG_FILE_NAME};
 use northstar::pager::PAGE_FILE_NAME;
 use northstar::TxnId;
 
@@ -41,9 +41,7 @@ impl LogSource {
         let cannot_read = |error: &dyn std::fmt::Display| {
             Failure::cannot_open(format!("cannot read log {}: {error}", path.display()))
         };
-        let file = File::open(&path).map_err(|error| cannot_read(&error))?;
-        let size = file.metadata().map_err(|error| cannot_read(&error))?.len();
-        let bytes = map_file(&file, &path, size).map_err(|error| cannot_read(&error))?;
+        let bytes = read_log_file(&path).map_err(|error| cannot_read(&error))?;
         let header = LogHeader::decode(&bytes).map_err(|detail| {
             Failure::cannot_open(format!(
                 "{}: not a usable NorthstarDB commit log: {detail}",
