@@ -80,7 +80,7 @@ const HISTORY_COMMITS: u64 = 2 * RETAIN_EVERY;
 /// Records replayed by the overlay AS OF benchmark.
 const OVERLAY_RECORDS: u64 = 100;
 /// Bytes of one encoded put in a record payload: code, keyspace, key and value lengths,
-/// key, value (see `spec/commit_record_v0.md`).
+/// key, value (see `spec/commit_record_v1.md`).
 const PUT_SIZE: usize = 1 + 4 + 2 + 4 + KEY_SIZE + VALUE_SIZE;
 /// Size at which an append benchmark cuts its file back to the header, outside the timing.
 const APPEND_FILE_SIZE_MAX: u64 = 64 << 20;
@@ -289,7 +289,7 @@ impl AppendTarget {
                 started = Instant::now();
             }
             let mut builder = self.build(op_count);
-            let record = builder.finish(self.txn_id, &DATABASE_ID);
+            let record = builder.finish(self.txn_id, &DATABASE_ID, 0);
             self.file.write_all_at(record, self.end).expect("append");
             self.end += record.len() as u64;
             self.txn_id += 1;

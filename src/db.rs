@@ -196,8 +196,9 @@ impl Db {
         for (offset, record) in scanner.by_ref() {
             let end = offset + record.header.length;
             let mut txn = self.begin_write_at(Some(end))?;
-            txn.apply_record(&record)
-                .map_err(|detail| Error::corrupt_log(self.log.path(), offset, detail))?;
+            txn.apply_record(&record, |detail| {
+                Error::corrupt_log(self.log.path(), offset, detail)
+            })?;
             txn.commit()?;
             report.replayed_txns += 1;
         }

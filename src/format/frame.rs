@@ -1,5 +1,5 @@
 //! Byte layout of the commit log: the file header and CRC-framed commit records.
-//! See `spec/commit_record_v0.md`.
+//! See `spec/commit_record_v1.md`.
 //!
 //! Invariants: every record starts at a multiple of 8 bytes from the start of the file and
 //! its length is a multiple of 8; a record is trusted only if its header checksum, its
@@ -12,7 +12,12 @@ use crate::TxnId;
 /// Magic at the start of a log file.
 pub const LOG_MAGIC: [u8; 8] = *b"NSLOG\0\0\0";
 /// Log format version this build reads and writes.
-pub const LOG_VERSION: u32 = 0;
+pub const LOG_VERSION: u32 = 1;
+/// Oldest log format version this build still reads.
+pub const LOG_VERSION_OLDEST: u32 = 0;
+/// Appends after a sync start on a boundary of this many bytes, so a torn write of the
+/// new record can never garble a sector that holds durable bytes.
+pub const LOG_SECTOR_SIZE: u64 = 512;
 /// Size of the log file header; the first record starts here.
 pub const LOG_HEADER_SIZE: usize = 64;
 /// Magic at the start of every record.
@@ -20,7 +25,11 @@ pub const RECORD_MAGIC: [u8; 4] = *b"NSRC";
 /// Magic in every record trailer.
 pub const TRAILER_MAGIC: [u8; 4] = *b"NSRE";
 /// Bytes of a record header.
-pub const RECORD_HEADER_SIZE: usize = 48;
+pub const RECORD_HEADER_SIZE: usize = 64;
+/// Bytes of a version 0 record header (read only).
+pub const RECORD_HEADER_SIZE_V0: usize = 48;
+/// Record version this build writes.
+pub const RECORD_VERSION: u8 = 1;
 /// Bytes of a record trailer.
 pub const RECORD_TRAILER_SIZE: usize = 16;
 /// Records start at, and their lengths are, multiples of this.
@@ -70,7 +79,7 @@ impl LogHeader {
             return Err("log header checksum mismatch".into());
         }
         let version = read_u32(bytes, 8);
-        if version != LOG_VERSION {
+        if !(LOG_VERSION_OLDEST..=LOG_VERSION).contains(&version) {
             return Err(format!(
                 "log format version {version} is not supported (this build reads {LOG_VERSION})"
             ));
@@ -223,7 +232,8 @@ impl<'a> Ops<'a> {
     }
 }
 
-/// Total record length for a payload of `payload_len` bytes (padding included).
+/// Total length of a record this build writes, for a payload of `payload_len` bytes
+/// (padding included).
 pub fn record_length(payload_len: usize) -> usize {
     (RECORD_HEADER_SIZE + payload_len + RECORD_TRAILER_SIZE).next_multiple_of(RECORD_ALIGN)
 }
@@ -262,20 +272,23 @@ impl RecordBuilder {
         self.op_count
     }
 
-    /// Seals the record as txn `txn_id` of database `database_id` and returns its bytes.
-    pub fn finish(&mut self, txn_id: TxnId, database_id: &[u8; 16]) -> &[u8] {
+    /// Seals the record as txn `txn_id` of database `database_id`, appended when the log
+    /// was durable up to offset `durable_before`, and returns its bytes.
+    pub fn finish(&mut self, txn_id: TxnId, database_id: &[u8; 16], durable_before: u64) -> &[u8] {
         let payload_len = self.bytes.len() - RECORD_HEADER_SIZE;
         let length = record_length(payload_len);
         let payload_end = length - RECORD_TRAILER_SIZE;
         self.bytes.resize(length, 0);
         let record = &mut self.bytes[..];
         record[0..4].copy_from_slice(&RECORD_MAGIC);
+        record[4] = RECORD_VERSION;
         write_u64(record, 8, length as u64);
         write_u64(record, 16, txn_id);
         record[24..40].copy_from_slice(database_id);
         write_u32(record, 40, self.op_count);
-        let crc = crc32c::crc32c(&record[..44]);
-        write_u32(record, 44, crc);
+        write_u64(record, 48, durable_before);
+        let crc = crc32c::crc32c(&record[..56]);
+        write_u32(record, 56, crc);
         let crc = crc32c::crc32c(&record[RECORD_HEADER_SIZE..payload_end]);
         write_u32(record, payload_end, crc);
         record[payload_end + 4..payload_end + 8].copy_from_slice(&TRAILER_MAGIC);
@@ -290,7 +303,7 @@ pub fn encode_record(txn_id: TxnId, database_id: &[u8; 16], ops: &[Op<'_>]) -> V
     for op in ops {
         builder.push(op);
     }
-    builder.finish(txn_id, database_id).to_vec()
+    builder.finish(txn_id, database_id, 0).to_vec()
 }
 
 /// A record header that passed its checksum.
@@ -304,6 +317,11 @@ pub struct RecordHeader {
     pub database_id: [u8; 16],
     /// Number of operations in the payload.
     pub op_count: u32,
+    /// Bytes of the header (48 for version 0 records, 64 for version 1).
+    pub header_size: usize,
+    /// Offset up to which the log was durable when the record was appended (version 1;
+    /// `None` for version 0 records, which did not record it).
+    pub durable_before: Option<u64>,
 }
 
 /// Why bytes at some offset are not a record.
@@ -339,33 +357,51 @@ impl std::fmt::Display for FrameFault {
 
 /// Decodes the record header at the start of `bytes` (the rest of the file).
 pub fn decode_header(bytes: &[u8]) -> Result<RecordHeader, FrameFault> {
-    if bytes.len() < RECORD_HEADER_SIZE {
-        if bytes.iter().all(|b| *b == 0) {
-            return Err(FrameFault::Zeros);
-        }
+    let head = &bytes[..bytes.len().min(RECORD_HEADER_SIZE_V0)];
+    if head.iter().all(|b| *b == 0) {
+        return Err(FrameFault::Zeros);
+    }
+    if bytes.len() < 8 {
         return Err(FrameFault::Short {
             have: bytes.len() as u64,
             need: 0,
         });
     }
-    let header = &bytes[..RECORD_HEADER_SIZE];
-    if header[0..4] != RECORD_MAGIC {
-        if header.iter().all(|b| *b == 0) {
-            return Err(FrameFault::Zeros);
-        }
+    if bytes[0..4] != RECORD_MAGIC {
         return Err(FrameFault::Bad("no record magic".into()));
     }
-    if crc32c::crc32c(&header[..44]) != read_u32(header, 44) {
+    let header_size = match bytes[4] {
+        0 => RECORD_HEADER_SIZE_V0,
+        1 => RECORD_HEADER_SIZE,
+        version => {
+            return Err(FrameFault::Bad(format!(
+                "record version {version} is not supported"
+            )));
+        }
+    };
+    if bytes.len() < header_size {
+        return Err(FrameFault::Short {
+            have: bytes.len() as u64,
+            need: 0,
+        });
+    }
+    let header = &bytes[..header_size];
+    let crc_at = header_size - 8 + usize::from(header_size == RECORD_HEADER_SIZE_V0) * 4;
+    if crc32c::crc32c(&header[..crc_at]) != read_u32(header, crc_at) {
         return Err(FrameFault::Bad("record header checksum mismatch".into()));
     }
-    if header[4] != 0 || header[5] != 0 {
-        return Err(FrameFault::Bad(format!(
-            "record version {} flags {} not supported",
-            header[4], header[5]
-        )));
+    let reserved_clear = header[5] == 0
+        && header[6] == 0
+        && header[7] == 0
+        && (header_size == RECORD_HEADER_SIZE_V0
+            || (header[44..48] == [0; 4] && header[60..64] == [0; 4]));
+    if !reserved_clear {
+        return Err(FrameFault::Bad(
+            "record flags or reserved bytes are not zero".into(),
+        ));
     }
     let length = read_u64(header, 8);
-    let minimum = (RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE) as u64;
+    let minimum = (header_size + RECORD_TRAILER_SIZE) as u64;
     if length < minimum || length % RECORD_ALIGN as u64 != 0 {
         return Err(FrameFault::Bad(format!(
             "record length {length} is impossible"
@@ -378,6 +414,8 @@ pub fn decode_header(bytes: &[u8]) -> Result<RecordHeader, FrameFault> {
         txn_id: read_u64(header, 16),
         database_id,
         op_count: read_u32(header, 40),
+        header_size,
+        durable_before: (header_size == RECORD_HEADER_SIZE).then(|| read_u64(header, 48)),
     })
 }
 
@@ -417,7 +455,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record<'_>, FrameFault> {
             "record trailer does not match its header".into(),
         ));
     }
-    let payload = &record[RECORD_HEADER_SIZE..payload_end];
+    let payload = &record[header.header_size..payload_end];
     if crc32c::crc32c(payload) != read_u32(trailer, 0) {
         return Err(FrameFault::Bad("record payload checksum mismatch".into()));
     }

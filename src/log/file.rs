@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::format::frame::{LogHeader, LOG_HEADER_SIZE};
+use crate::format::frame::{LogHeader, RecordBuilder, LOG_HEADER_SIZE, LOG_SECTOR_SIZE};
 use crate::io::{LogBytes, LogIo, OsLogIo, Storage};
 use crate::{Error, Result, TxnId};
 
@@ -122,15 +122,32 @@ impl LogFile {
         }
     }
 
-    /// Appends a whole record; returns the offset just past it. Not durable yet.
-    pub fn append(&self, record: &[u8]) -> Result<u64> {
-        let start = {
+    /// Seals and appends the record of txn `txn_id`; returns the offset just past it. Not
+    /// durable yet.
+    ///
+    /// When the sector holding the current end also holds durable bytes (the end of the
+    /// last synced record, or the file header), the record starts on the next sector
+    /// boundary instead: a torn write then cannot garble durable bytes. The gap is zeros.
+    pub fn append(
+        &self,
+        record: &mut RecordBuilder,
+        txn_id: TxnId,
+        database_id: &[u8; 16],
+    ) -> Result<u64> {
+        let (start, durable) = {
             let state = self.state.lock();
             if let Some(failed) = &state.failed {
                 return Err(self.poisoned(failed));
             }
-            state.end
+            let sector_start = state.end - state.end % LOG_SECTOR_SIZE;
+            let start = if state.end > sector_start && state.durable > sector_start {
+                sector_start + LOG_SECTOR_SIZE
+            } else {
+                state.end
+            };
+            (start, state.durable)
         };
+        let record = record.finish(txn_id, database_id, durable);
         self.io.write_at(start, record)?;
         let end = start + record.len() as u64;
         self.state.lock().end = end;

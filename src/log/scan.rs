@@ -1,15 +1,23 @@
 //! Reading a commit log forward: records in order, and a verdict on where and why the
 //! valid part ends.
 //!
-//! The decision table (see `spec/commit_record_v0.md`):
+//! The decision table (see `spec/commit_record_v1.md`):
 //! - the file ends exactly after a record: clean end;
 //! - zeros, a short header or a record running past the end of the file, with no valid
 //!   record after it: torn tail (an append cut short by a crash);
 //! - a damaged or out-of-sequence record with no valid record after it: torn tail;
-//! - a damaged or out-of-sequence record followed by a valid record: corruption in the
-//!   middle, never skipped silently.
+//! - a damaged record followed by valid records that were all appended before it was
+//!   durable (their `durable_before` does not reach it): torn tail too — unsynced appends
+//!   may reach the disk in any order, and none of them was acknowledged;
+//! - a damaged record followed by a valid record appended after it was durable (or by a
+//!   version 0 record, which does not say): corruption in the middle, never skipped.
+//!
+//! Zeros between the end of a record and the next 512-byte boundary are padding: appends
+//! after a sync start on a fresh sector.
 
-use crate::format::frame::{decode_record, FrameFault, Record, RECORD_ALIGN, RECORD_MAGIC};
+use crate::format::frame::{
+    decode_record, FrameFault, Record, LOG_SECTOR_SIZE, RECORD_ALIGN, RECORD_MAGIC,
+};
 use crate::TxnId;
 
 /// Where the valid part of a log ends, and why.
@@ -98,24 +106,33 @@ impl<'a> Scanner<'a> {
         self.end.expect("scan ended")
     }
 
-    fn stop(&mut self, fault: FrameFault) {
-        let rest = &self.bytes[self.at as usize..];
-        let after_offset = match fault {
+    /// Ends the scan at the record that should start at `start` (just past the last valid
+    /// record, or the sector boundary after its padding).
+    fn stop(&mut self, fault: FrameFault, start: u64) {
+        let rest = &self.bytes[start as usize..];
+        let later = match fault {
             FrameFault::Short { .. } => None,
-            _ => find_valid_record(rest, self.next_txn_id, &self.database_id),
+            _ => later_valid_records(rest, self.next_txn_id, &self.database_id),
         };
-        self.end = Some(match after_offset {
-            Some(after) => LogEnd::Corrupt {
-                offset: self.at,
+        let torn = |detail: String| LogEnd::TornTail {
+            offset: self.at,
+            bytes: self.bytes.len() as u64 - self.at,
+            detail,
+        };
+        self.end = Some(match later {
+            // A later record appended when the log was already durable past `start` proves
+            // the bad record had been made durable: damage, not an unfinished append.
+            Some((after, durable_before)) if durable_before > start => LogEnd::Corrupt {
+                offset: start,
                 expected_txn_id: self.next_txn_id,
-                next_valid_offset: self.at + after,
+                next_valid_offset: start + after,
                 detail: fault.to_string(),
             },
-            None => LogEnd::TornTail {
-                offset: self.at,
-                bytes: rest.len() as u64,
-                detail: fault.to_string(),
-            },
+            Some(_) => torn(format!(
+                "{fault}; the valid records after it were appended before it was durable \
+                 (unsynced appends that reached the disk out of order)"
+            )),
+            None => torn(fault.to_string()),
         });
     }
 }
@@ -128,37 +145,60 @@ impl<'a> Iterator for Scanner<'a> {
         if self.end.is_some() {
             return None;
         }
-        if self.at >= self.bytes.len() as u64 {
+        let len = self.bytes.len() as u64;
+        if self.at >= len {
             self.end = Some(LogEnd::Clean { offset: self.at });
             return None;
         }
-        let rest = &self.bytes[self.at as usize..];
+        // A record appended after a sync starts on the next sector boundary; the gap is
+        // zeros.
+        let boundary = self.at.next_multiple_of(LOG_SECTOR_SIZE);
+        let gap = &self.bytes[self.at as usize..boundary.min(len) as usize];
+        let start = if boundary < len && gap.iter().all(|byte| *byte == 0) {
+            boundary
+        } else {
+            self.at
+        };
+        let rest = &self.bytes[start as usize..];
         match decode_record(rest).and_then(|record| self.check(&record).map(|()| record)) {
             Ok(record) => {
-                let offset = self.at;
-                self.at += record.header.length;
+                self.at = start + record.header.length;
                 self.next_txn_id += 1;
-                Some((offset, record))
+                Some((start, record))
             }
             Err(fault) => {
-                self.stop(fault);
+                self.stop(fault, start);
                 None
             }
         }
     }
 }
 
-/// Offset (within `bytes`) of the first valid record after the start of `bytes` with a
-/// txn id of at least `min_txn_id`, found by trying every aligned offset.
-fn find_valid_record(bytes: &[u8], min_txn_id: TxnId, database_id: &[u8; 16]) -> Option<u64> {
-    (RECORD_ALIGN..bytes.len())
-        .step_by(RECORD_ALIGN)
-        .find_map(|offset| {
-            if bytes[offset..].get(..4) != Some(&RECORD_MAGIC[..]) {
-                return None;
-            }
-            let record = decode_record(&bytes[offset..]).ok()?;
-            (record.header.database_id == *database_id && record.header.txn_id >= min_txn_id)
-                .then_some(offset as u64)
-        })
+/// The first valid record after the start of `bytes` with a txn id of at least
+/// `min_txn_id` (its offset within `bytes`), and the largest durable offset any such
+/// record names (`u64::MAX` for version 0 records, which name none), found by trying
+/// every aligned offset.
+fn later_valid_records(
+    bytes: &[u8],
+    min_txn_id: TxnId,
+    database_id: &[u8; 16],
+) -> Option<(u64, u64)> {
+    let mut found: Option<(u64, u64)> = None;
+    for offset in (RECORD_ALIGN..bytes.len()).step_by(RECORD_ALIGN) {
+        if bytes[offset..].get(..4) != Some(&RECORD_MAGIC[..]) {
+            continue;
+        }
+        let Ok(record) = decode_record(&bytes[offset..]) else {
+            continue;
+        };
+        if record.header.database_id != *database_id || record.header.txn_id < min_txn_id {
+            continue;
+        }
+        let durable = record.header.durable_before.unwrap_or(u64::MAX);
+        found = Some(match found {
+            Some((first, most)) => (first, most.max(durable)),
+            None => (offset as u64, durable),
+        });
+    }
+    found
 }

@@ -28,6 +28,7 @@ pub struct FreeState {
     page_count: u64,
     freelist_pages: Vec<PageId>,
     previous_chain: Vec<PageId>,
+    page_count_before_checkpoint: u64,
     checkpointed_txn_id: TxnId,
     txn_start_page_count: u64,
     txn_allocated: HashSet<PageId>,
@@ -191,6 +192,7 @@ impl FreeState {
     pub fn plan_checkpoint(&mut self) -> FreelistPlan {
         debug_assert!(self.txn_allocated.is_empty() && self.txn_freed.is_empty());
         self.previous_chain = std::mem::take(&mut self.freelist_pages);
+        self.page_count_before_checkpoint = self.page_count;
         let mut pages = Vec::new();
         loop {
             let entries = self.reusable.len() + self.pending_count + self.previous_chain.len();
@@ -216,13 +218,19 @@ impl FreeState {
         self.checkpointed_txn_id = txn_id;
     }
 
-    /// The checkpoint failed before its meta was written: the previous chain stays.
+    /// The checkpoint failed before its meta was written: the previous chain stays, and
+    /// chain pages taken past the high-water mark are given back with it (the newest meta
+    /// still names the old page count).
     pub fn abort_checkpoint(&mut self) {
         let planned = std::mem::replace(
             &mut self.freelist_pages,
             std::mem::take(&mut self.previous_chain),
         );
-        self.reusable.extend(planned);
+        let before = self.page_count_before_checkpoint;
+        self.reusable
+            .extend(planned.into_iter().filter(|page_id| *page_id < before));
+        self.page_count = before;
+        self.txn_start_page_count = before;
     }
 
     /// Txn id of the newest durable checkpoint.
@@ -291,6 +299,26 @@ mod tests {
         free.abort_txn();
         free.begin_txn(Some(3));
         assert_eq!(free.allocate(), 7);
+    }
+
+    #[test]
+    fn failed_checkpoint_gives_back_chain_pages_past_the_high_water_mark() {
+        let mut free = FreeState::loaded(10, [], vec![], 0);
+        free.begin_txn(None);
+        free.free(4);
+        free.commit_txn(1);
+        let plan = free.plan_checkpoint();
+        assert_eq!(
+            plan.pages,
+            vec![10],
+            "no free page yet: the chain grows the file"
+        );
+        free.abort_checkpoint();
+        assert_eq!(free.page_count(), 10);
+        assert_eq!(free.all_free(), vec![4]);
+        assert_eq!(free.plan_checkpoint().pages, vec![10]);
+        free.finish_checkpoint(1);
+        assert_eq!(free.page_count(), 11);
     }
 
     #[test]

@@ -101,22 +101,29 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    /// Applies the operations of a log record through the normal write path.
-    pub(crate) fn apply_record(&mut self, record: &Record<'_>) -> Result<(), String> {
+    /// Applies the operations of a log record through the normal write path. A record that
+    /// does not fit the state it is replayed on is reported through `corrupt`; failures of
+    /// the store itself (I/O, a damaged page) pass through unchanged, so a failed write
+    /// during recovery is never reported as a damaged log.
+    pub(crate) fn apply_record(
+        &mut self,
+        record: &Record<'_>,
+        corrupt: impl Fn(String) -> Error,
+    ) -> Result<()> {
         if record.header.txn_id != self.txn_id() {
-            return Err(format!(
+            return Err(corrupt(format!(
                 "record holds txn {}, expected txn {}",
                 record.header.txn_id,
                 self.txn_id()
-            ));
+            )));
         }
         let mut names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
-        for name in self.keyspaces().map_err(|error| error.to_string())? {
-            let id = self.keyspace_id(&name).map_err(|error| error.to_string())?;
+        for name in self.keyspaces()? {
+            let id = self.keyspace_id(&name)?;
             names.insert(id, name);
         }
         for op in record.ops() {
-            let result = match op? {
+            let result = match op.map_err(&corrupt)? {
                 Op::Put {
                     keyspace: 0,
                     key,
@@ -129,20 +136,20 @@ impl<'db> WriteTxn<'db> {
                     value,
                 } => match names.get(&keyspace).cloned() {
                     Some(name) => self.put_in(Some(&name), key, value),
-                    None => return Err(format!("put into unknown keyspace {keyspace}")),
+                    None => return Err(corrupt(format!("put into unknown keyspace {keyspace}"))),
                 },
                 Op::Delete { keyspace, key } => match names.get(&keyspace).cloned() {
                     Some(name) => self.delete_in(Some(&name), key).map(drop),
-                    None => return Err(format!("delete in unknown keyspace {keyspace}")),
+                    None => return Err(corrupt(format!("delete in unknown keyspace {keyspace}"))),
                 },
                 Op::CreateKeyspace { keyspace, name } => {
                     let name = String::from_utf8(name.to_vec())
-                        .map_err(|_| "keyspace name is not UTF-8".to_string())?;
+                        .map_err(|_| corrupt("keyspace name is not UTF-8".to_string()))?;
                     if self.next_keyspace_id != keyspace {
-                        return Err(format!(
+                        return Err(corrupt(format!(
                             "keyspace {name:?} was created as id {keyspace}, replay gives {}",
                             self.next_keyspace_id
-                        ));
+                        )));
                     }
                     names.insert(keyspace, name.clone());
                     self.create_keyspace(&name)
@@ -153,7 +160,10 @@ impl<'db> WriteTxn<'db> {
                     self.drop_keyspace(&name).map(drop)
                 }
             };
-            result.map_err(|error| error.to_string())?;
+            result.map_err(|error| match error {
+                Error::Io { .. } | Error::Poisoned { .. } | Error::Corrupt { .. } => error,
+                refused => corrupt(refused.to_string()),
+            })?;
         }
         Ok(())
     }
@@ -463,7 +473,7 @@ impl<'db> WriteTxn<'db> {
             None => self
                 .db
                 .log
-                .append(self.record.finish(txn_id, &self.base.database_id))?,
+                .append(&mut self.record, txn_id, &self.base.database_id)?,
         };
         let pages_written = self.tree.pages_written();
         let slot = self.tree.slot();

@@ -4,6 +4,10 @@
 //! Each test binary uses a different subset of these, so unused ones are allowed.
 #![allow(dead_code)]
 
+pub mod child;
+pub mod mount;
+pub mod sim;
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
