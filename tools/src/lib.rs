@@ -4,11 +4,13 @@
 //! `put`, `del`, `scan`, `history`, `replay`, `checkpoint`), [`commit_log`] for reading a
 //! commit log without opening the engine (what `logdump` is built on), and the helpers
 //! they share: opening a database, snapshots, showing bytes safely, parsing keys, writing
-//! entries, progress indicators, and failures with exit codes.
+//! entries, progress indicators, and failures with exit codes. [`bench`] is the
+//! macrobenchmark runner and regression gate behind `northstar-bench`.
 //!
 //! Invariants: every failure is a [`failure::Failure`] carrying one message that names the
 //! file (and page or log offset, when known) and an exit code; bad input never panics.
 
+pub mod bench;
 pub mod bytes;
 pub mod checkpoint;
 pub mod commit_log;

@@ -1,0 +1,29 @@
+//! The macrobenchmark runner and regression gate behind the `northstar-bench` binary:
+//! a registry of benchmarks in three suites that drive the library directly, the
+//! measurement of one repeat (time, latency histogram, allocations, bytes written,
+//! syncs), JSON results checked against `benches/results.schema.json`, and the
+//! comparison of two result sets that the gate judges.
+//!
+//! Layers: `suite` names the benchmarks and points at their workloads (`workloads`,
+//! `micro`, `hardening`, given a `context` and built on `fixtures`); workloads measure
+//! through `measure`, which reads `counters`; `runner` turns repeats into `result`s
+//! checked by `schema` and stamped with `metadata`; `compare` and `gate` read result
+//! sets back; `baseline` says where named sets live; `units` formats numbers.
+
+pub mod baseline;
+pub mod compare;
+pub mod context;
+pub mod counters;
+pub mod error;
+pub mod fixtures;
+pub mod gate;
+pub mod hardening;
+pub mod measure;
+pub mod metadata;
+pub mod micro;
+pub mod result;
+pub mod runner;
+pub mod schema;
+pub mod suite;
+pub mod units;
+pub mod workloads;
