@@ -74,7 +74,7 @@ pub fn record_append(ctx: &Context) -> Fallible<Sample> {
             key: &key(txn_id),
             value: &value(txn_id, 0),
         });
-        log.append(builder.finish(txn_id, &APPEND_DATABASE_ID))?;
+        log.append(&mut builder, txn_id, &APPEND_DATABASE_ID)?;
         txn_id += 1;
         Ok(())
     })
