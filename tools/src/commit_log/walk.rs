@@ -186,7 +186,7 @@ pub fn seek(bytes: &[u8], header: &LogHeader, from_txn_id: TxnId) -> (u64, TxnId
 #[cfg(test)]
 mod tests {
     use super::*;
-    use northstar::format::frame::{encode_record, Op};
+    use northstar::format::frame::{Op, RecordBuilder};
 
     const DATABASE_ID: [u8; 16] = [7; 16];
 
@@ -206,7 +206,11 @@ mod tests {
                 key: key.as_bytes(),
                 value: b"value",
             };
-            bytes.extend(encode_record(txn_id, &DATABASE_ID, &[op]));
+            // Each record is appended after the one before it was synced.
+            let mut builder = RecordBuilder::default();
+            builder.push(&op);
+            let durable_before = bytes.len() as u64;
+            bytes.extend(builder.finish(txn_id, &DATABASE_ID, durable_before));
         }
         (bytes, offsets)
     }
