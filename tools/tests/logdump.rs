@@ -44,13 +44,25 @@ fn log_of(database: &Path) -> PathBuf {
 
 /// Offsets of the records of txns 1..=6, from `logdump scan --json`.
 fn record_offsets(database: &Path) -> Vec<u64> {
+    record_spans(database)
+        .into_iter()
+        .map(|(offset, _)| offset)
+        .collect()
+}
+
+/// Offset and end of every record. Records appended after a sync start on a fresh
+/// 512-byte sector, so one record's end is not always the next one's offset.
+fn record_spans(database: &Path) -> Vec<(u64, u64)> {
     let output = logdump(&["scan", text(database), "--from", "1", "--to", "6", "--json"]);
     assert_exit(&output, 0);
     json(&output)
         .as_array()
         .unwrap()
         .iter()
-        .map(|record| record["offset"].as_u64().unwrap())
+        .map(|record| {
+            let offset = record["offset"].as_u64().unwrap();
+            (offset, offset + record["length"].as_u64().unwrap())
+        })
         .collect()
 }
 
@@ -88,7 +100,9 @@ fn verify_on_a_sound_log_prints_one_ok_line_and_exits_zero() {
 fn verify_on_a_log_cut_inside_its_last_record_reports_a_torn_tail_and_exits_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = database(dir.path());
-    let last = *record_offsets(&path).last().unwrap();
+    let spans = record_spans(&path);
+    let last = spans[5].0;
+    let previous_end = spans[4].1;
     let log = std::fs::OpenOptions::new()
         .write(true)
         .open(log_of(&path))
@@ -101,20 +115,23 @@ fn verify_on_a_log_cut_inside_its_last_record_reports_a_torn_tail_and_exits_one(
     assert!(report.starts_with("torn tail: "), "{report}");
     assert!(
         report.contains(&format!(
-            "offset {last}: torn tail where txn 6 was expected"
+            "offset {previous_end}: torn tail where txn 6 was expected"
         )),
         "{report}"
     );
     assert!(
-        report.contains(&format!("ends at offset {last}; 20 bytes follow")),
+        report.contains(&format!(
+            "ends at offset {previous_end}; {} bytes follow",
+            last + 20 - previous_end
+        )),
         "{report}"
     );
     assert!(stderr(&output).contains("torn tail"), "{}", stderr(&output));
 
     let report = json(&logdump(&["verify", "--json", text(&path)]));
     assert_eq!(report["status"], "torn_tail");
-    assert_eq!(report["valid_end"], last);
-    assert_eq!(report["bytes_after_valid_end"], 20);
+    assert_eq!(report["valid_end"], previous_end);
+    assert_eq!(report["bytes_after_valid_end"], last + 20 - previous_end);
     assert_eq!(report["problems"][0]["expected_txn_id"], 6);
 }
 
@@ -143,10 +160,11 @@ fn zeros_after_the_last_record_are_a_torn_tail_too() {
 fn verify_names_the_offset_of_a_flipped_byte_in_a_middle_record_and_exits_two() {
     let dir = tempfile::tempdir().unwrap();
     let path = database(dir.path());
-    let offsets = record_offsets(&path);
+    let spans = record_spans(&path);
+    let offsets: Vec<u64> = spans.iter().map(|span| span.0).collect();
     // Damage the payloads of txns 2 and 4: both are listed, the walk goes on after each.
-    flip_byte(&log_of(&path), offsets[1] + 60);
-    flip_byte(&log_of(&path), offsets[3] + 60);
+    flip_byte(&log_of(&path), offsets[1] + 80);
+    flip_byte(&log_of(&path), offsets[3] + 80);
 
     let output = logdump(&["verify", text(&path)]);
     assert_exit(&output, 2);
@@ -160,7 +178,7 @@ fn verify_names_the_offset_of_a_flipped_byte_in_a_middle_record_and_exits_two() 
         assert!(report.contains(&expected), "{report}");
     }
     assert!(
-        report.contains(&format!("(txn 1) ends at offset {}", offsets[1])),
+        report.contains(&format!("(txn 1) ends at offset {}", spans[0].1)),
         "{report}"
     );
     assert!(stderr(&output).contains("corrupt"), "{}", stderr(&output));
@@ -235,7 +253,10 @@ fn dump_json_parses_and_holds_every_record_and_operation() {
         .collect();
     assert_eq!(txns, [1, 2, 3, 4, 5, 6]);
     assert_eq!(dump["first_txn_id"], 1);
-    assert_eq!(records[0]["offset"], 64);
+    assert_eq!(
+        records[0]["offset"], 512,
+        "the first record starts on the sector after the header"
+    );
     assert_eq!(records[0]["op_count"], 2);
     assert_eq!(records[0]["ops"][1]["op"], "put");
     assert_eq!(records[0]["ops"][1]["key"], "b");
@@ -275,7 +296,7 @@ fn dump_text_shows_each_operation_and_shortens_long_values() {
     assert_exit(&output, 0);
     let dump = stdout(&output);
     for expected in [
-        "offset 64: txn 1, 2 ops,",
+        "offset 512: txn 1, 2 ops,",
         "  put keyspace 0: a = one\n",
         "  create keyspace 1: users\n",
         "  put keyspace 1: u1 = ada\n",
@@ -339,9 +360,10 @@ fn scan_prints_one_line_per_record_of_the_txn_range() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["txn_id"], 5);
     assert_eq!(records[0]["offset"], offsets[4]);
-    assert_eq!(
-        records[0]["length"].as_u64().unwrap(),
-        offsets[5] - offsets[4]
+    let length = records[0]["length"].as_u64().unwrap();
+    assert!(
+        length % 8 == 0 && offsets[4] + length <= offsets[5],
+        "record 5 is {length} bytes and ends by record 6's offset"
     );
     let empty = logdump(&["scan", text(&path), "--from", "5", "--to", "2"]);
     assert_exit(&empty, 0);
