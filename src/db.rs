@@ -42,6 +42,9 @@ pub struct RecoveryReport {
 ///
 /// `Db` is `Send + Sync`; share it with `Arc` or scoped threads. Only one `Db` (in any
 /// process) can have a database open at a time: a second open gets [`Error::Locked`].
+/// The lock is an `flock` on the page file: a child process forked while the database is
+/// open holds it too until the child execs or exits, so a program that spawns processes
+/// on other threads may briefly see [`Error::Locked`] when it reopens right after closing.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -202,15 +205,21 @@ impl Db {
             txn.commit()?;
             report.replayed_txns += 1;
         }
-        match scanner.end().expect("scan finished") {
+        let verdict = scanner.end().expect("scan finished").clone();
+        // Where the valid records end: a cut goes there, before any sector padding.
+        let valid_end = scanner.offset();
+        let file_len = bytes.len() as u64;
+        // The map must be gone before the file is cut under it.
+        drop(bytes);
+        match verdict {
             LogEnd::Clean { .. } => {}
             LogEnd::TornTail {
                 offset,
                 bytes: cut,
                 detail,
             } => {
-                self.log.truncate(*offset)?;
-                report.log_truncated = Some((*offset, *cut, detail.clone()));
+                self.log.truncate(offset)?;
+                report.log_truncated = Some((offset, cut, detail));
             }
             LogEnd::Corrupt {
                 offset,
@@ -218,15 +227,14 @@ impl Db {
                 next_valid_offset,
                 detail,
             } => {
-                let detail = damaged_record_detail(*expected_txn_id, detail, *next_valid_offset);
+                let detail = damaged_record_detail(expected_txn_id, &detail, next_valid_offset);
                 if self.options.log_recovery == LogRecovery::Strict {
-                    return Err(Error::corrupt_log(self.log.path(), *offset, detail));
+                    return Err(Error::corrupt_log(self.log.path(), offset, detail));
                 }
-                self.log.truncate(*offset)?;
-                report.log_truncated = Some((*offset, bytes.len() as u64 - offset, detail));
+                self.log.truncate(valid_end)?;
+                report.log_truncated = Some((valid_end, file_len - valid_end, detail));
             }
         }
-        drop(bytes);
         report.last_txn_id = self.last_txn_id();
         if report.replayed_txns > 0 {
             self.checkpoint()?;

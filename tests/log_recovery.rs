@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{assert_state, empty_state, log_file, read_state, State};
-use northstar::format::frame::{encode_record, Op, LOG_HEADER_SIZE};
+use northstar::format::frame::{encode_record, Op, RecordBuilder, LOG_HEADER_SIZE};
+use northstar::log::Scanner;
 use northstar::{Db, Error, LogRecovery, Options, RecoveryReport};
 
 /// Verified options with no automatic checkpoint: checkpoints happen where a test says.
@@ -40,10 +41,19 @@ const CHECKPOINT: u64 = 3;
 const LAST: u64 = 6;
 
 impl Image {
-    /// Start and length of the record of txn `txn_id`.
+    /// Start and length of the log bytes of txn `txn_id`: from the end of the record
+    /// before it (so any sector padding in front of the record is included) to its end.
     fn record(&self, txn_id: u64) -> (u64, u64) {
         let (start, end) = (self.ends[txn_id as usize - 1], self.ends[txn_id as usize]);
         (start, end - start)
+    }
+
+    /// Where the record of txn `txn_id` itself starts (after any sector padding).
+    fn record_start(&self, txn_id: u64) -> u64 {
+        Scanner::new(&self.log, LOG_HEADER_SIZE as u64, 1, self.database_id)
+            .find(|(_, record)| record.header.txn_id == txn_id)
+            .map(|(offset, _)| offset)
+            .expect("the record is in the log")
     }
 
     fn state(&self, txn_id: u64) -> &State {
@@ -303,11 +313,19 @@ fn flipped_bit_in_a_middle_record_is_refused_and_the_files_left_untouched() {
     let image = image();
     let damaged_txn = LAST - 1;
     let (start, length) = image.record(damaged_txn);
+    let record_start = image.record_start(damaged_txn);
     let work = tempfile::tempdir().unwrap();
     for bit in start * 8..(start + length) * 8 {
         let context = format!("bit {} of byte {}", bit % 8, bit / 8);
         let mut log = image.log.clone();
         log[(bit / 8) as usize] ^= 1 << (bit % 8);
+        // Damage in the sector padding before the record is found where the padding
+        // starts; damage in the record, at the record.
+        let expected_offset = if bit / 8 < record_start {
+            start
+        } else {
+            record_start
+        };
         match open_with(work.path(), &image, &log, manual_checkpoints()) {
             Err(Error::Corrupt {
                 path,
@@ -316,7 +334,11 @@ fn flipped_bit_in_a_middle_record_is_refused_and_the_files_left_untouched() {
                 detail,
             }) => {
                 assert_eq!(path, log_file(work.path()), "{context}");
-                assert_eq!((page, offset), (None, Some(start)), "{context}: {detail}");
+                assert_eq!(
+                    (page, offset),
+                    (None, Some(expected_offset)),
+                    "{context}: {detail}"
+                );
                 assert!(
                     detail.contains(&format!("txn {damaged_txn}")),
                     "{context}: {detail}"
@@ -432,15 +454,18 @@ fn zeros_or_garbage_after_the_last_record_are_cut_and_nothing_is_lost() {
 #[test]
 fn garbage_followed_by_a_valid_record_is_damage_not_a_torn_tail() {
     let image = image();
-    let next = encode_record(
-        LAST + 1,
-        &image.database_id,
-        &[Op::Put {
-            keyspace: 0,
-            key: b"g",
-            value: b"7",
-        }],
-    );
+    // The record after the garbage says the log was durable past the garbage when it was
+    // appended: the garbage sits where durable bytes were, so this is damage.
+    let mut builder = RecordBuilder::default();
+    builder.push(&Op::Put {
+        keyspace: 0,
+        key: b"g",
+        value: b"7",
+    });
+    let garbage_end = image.log.len() as u64 + 64;
+    let next = builder
+        .finish(LAST + 1, &image.database_id, garbage_end)
+        .to_vec();
     let mut log = image.log.clone();
     log.extend_from_slice(&[0xA5; 64]);
     log.extend_from_slice(&next);
