@@ -16,8 +16,8 @@ use std::path::Path;
 use northstar::format::catalog::Descriptor;
 use northstar::format::node::{CellValue, NodePage};
 use northstar::format::overflow;
-use northstar::pager::View;
 use northstar::format::page::PageRef;
+use northstar::pager::View;
 use northstar::{Error, PageId, PAGE_SIZE};
 use serde_json::{json, Map, Value};
 
