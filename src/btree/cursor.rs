@@ -233,7 +233,37 @@ impl<'a> Cursor<'a> {
 pub struct Range<'a> {
     front: Cursor<'a>,
     back: Cursor<'a>,
+    /// Whether `back` is positioned. A range read only forwards never positions it: the
+    /// front stops at `end` instead, which saves a descent per range.
+    back_ready: bool,
+    end: EndBound,
     done: bool,
+}
+
+/// Longest end key kept by value; a longer one positions the back cursor at once.
+const END_KEY_INLINE_MAX: usize = 64;
+
+/// The end bound of a range, kept by value (no allocation) while `back` is not positioned.
+#[derive(Clone, Copy)]
+struct EndBound {
+    kind: Bound<()>,
+    len: usize,
+    key: [u8; END_KEY_INLINE_MAX],
+}
+
+impl EndBound {
+    fn key(&self) -> &[u8] {
+        &self.key[..self.len]
+    }
+
+    /// Whether `key` lies past the end of the range.
+    fn excludes(&self, key: &[u8]) -> bool {
+        match self.kind {
+            Bound::Unbounded => false,
+            Bound::Included(()) => key > self.key(),
+            Bound::Excluded(()) => key >= self.key(),
+        }
+    }
 }
 
 impl<'a> Range<'a> {
@@ -244,7 +274,6 @@ impl<'a> Range<'a> {
         end: Bound<&[u8]>,
     ) -> Result<Range<'a>> {
         let mut front = Cursor::new(source, root);
-        let mut back = Cursor::new(source, root);
         let front_ok = match start {
             Bound::Unbounded => front.first()?,
             Bound::Included(key) => front.seek(key)?,
@@ -252,6 +281,35 @@ impl<'a> Range<'a> {
                 front.seek(key)? && (front.key() != Some(key) || front.next()?)
             }
         };
+        let end_key: &[u8] = match end {
+            Bound::Included(key) | Bound::Excluded(key) => key,
+            Bound::Unbounded => &[],
+        };
+        let mut range = Range {
+            front,
+            back: Cursor::new(source, root),
+            back_ready: false,
+            end: EndBound {
+                kind: end.map(|_| ()),
+                len: 0,
+                key: [0; END_KEY_INLINE_MAX],
+            },
+            done: !front_ok,
+        };
+        if end_key.len() <= END_KEY_INLINE_MAX {
+            range.end.len = end_key.len();
+            range.end.key[..end_key.len()].copy_from_slice(end_key);
+            range.done |= range.front.key().is_some_and(|key| range.end.excludes(key));
+        } else if !range.done {
+            range.position_back(end)?;
+        }
+        Ok(range)
+    }
+
+    /// Positions the back cursor on the last entry within `end`; ends the range if there
+    /// is none at or after the front.
+    fn position_back(&mut self, end: Bound<&[u8]>) -> Result<()> {
+        let back = &mut self.back;
         let back_ok = match end {
             Bound::Unbounded => back.last()?,
             Bound::Included(key) => {
@@ -269,20 +327,18 @@ impl<'a> Range<'a> {
                 }
             }
         };
-        let done = !front_ok || !back_ok || front.key() > back.key();
-        Ok(Range { front, back, done })
+        self.back_ready = true;
+        self.done |= !back_ok || self.front.key() > self.back.key();
+        Ok(())
     }
 
     /// Entries whose key starts with `prefix`.
     pub(crate) fn prefix(source: Source<'a>, root: PageRef, prefix: &[u8]) -> Result<Range<'a>> {
         if prefix.len() > KEY_SIZE_MAX {
             // No key is that long, so none starts with it (and `end` could not hold it).
-            let (front, back) = (Cursor::new(source, root), Cursor::new(source, root));
-            return Ok(Range {
-                front,
-                back,
-                done: true,
-            });
+            let mut range = Range::new(source, root, Bound::Unbounded, Bound::Unbounded)?;
+            range.done = true;
+            return Ok(range);
         }
         let mut end = [0u8; KEY_SIZE_MAX];
         match prefix.iter().rposition(|byte| *byte != 0xff) {
@@ -304,6 +360,25 @@ impl<'a> Range<'a> {
         if self.done {
             return None;
         }
+        if from_back && !self.back_ready {
+            let end = self.end;
+            let bound = match end.kind {
+                Bound::Included(()) => Bound::Included(end.key()),
+                Bound::Excluded(()) => Bound::Excluded(end.key()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            if let Err(error) = self.position_back(bound) {
+                self.done = true;
+                return Some(Err(error));
+            }
+            if self.done {
+                return None;
+            }
+        }
+        if !self.back_ready && self.front.key().is_some_and(|key| self.end.excludes(key)) {
+            self.done = true;
+            return None;
+        }
         let cursor = if from_back { &self.back } else { &self.front };
         let entry = match cursor.entry() {
             Ok(entry) => entry.expect("range cursor positioned"),
@@ -312,7 +387,7 @@ impl<'a> Range<'a> {
                 return Some(Err(error));
             }
         };
-        if self.front.key() == self.back.key() {
+        if self.back_ready && self.front.key() == self.back.key() {
             self.done = true;
             return Some(Ok(entry));
         }

@@ -7,10 +7,10 @@
 //!   the root, at least [`NODE_FILL_MIN`] bytes of cells: overfull nodes split, underfull ones
 //!   merge with or borrow from a sibling. A root branch with one child is replaced by it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::MutexGuard;
+use rustc_hash::FxHashMap;
 
 use super::node::{LeafEntry, Node, NodeRef};
 use crate::format::node::{leaf_cell_size, CellValue};
@@ -27,7 +27,8 @@ use crate::{PageId, Result, TxnId};
 pub struct TreeWriter<'db> {
     pager: &'db Pager,
     view: Arc<View>,
-    dirty: HashMap<PageId, Node>,
+    /// Nodes the txn changed, by page id (page ids are small integers: FxHash, not SipHash).
+    dirty: FxHashMap<PageId, Node>,
     slot: MutexGuard<'db, WriterState>,
     txn_id: TxnId,
     pages_written: u64,
@@ -43,7 +44,7 @@ impl<'db> TreeWriter<'db> {
         TreeWriter {
             pager,
             view: pager.view(),
-            dirty: HashMap::new(),
+            dirty: FxHashMap::default(),
             slot,
             txn_id,
             pages_written: 0,
@@ -209,15 +210,35 @@ impl<'db> TreeWriter<'db> {
         Ok((page, old, last_child && child_appended))
     }
 
-    /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
-    pub fn delete(&mut self, root: PageRef, key: &[u8]) -> Result<(PageRef, bool)> {
-        if super::search::Source::Writer(self)
-            .find(root, key)?
-            .is_none()
-        {
-            return Ok((root, false));
+    /// The child index taken at each level on the way to `key`'s leaf, if `key` is there.
+    fn locate(&self, root: PageRef, key: &[u8]) -> Result<Option<[u16; TREE_DEPTH_MAX]>> {
+        let mut path = [0u16; TREE_DEPTH_MAX];
+        let mut page = root;
+        if page.is_none() {
+            return Ok(None);
         }
-        let (root, old) = self.delete_from(root, key, 0)?;
+        for slot in path.iter_mut() {
+            let node = self.node(page)?;
+            if node.is_leaf() {
+                return Ok(node.search(key).is_ok().then_some(path));
+            }
+            let index = node.child_index(key);
+            *slot = index as u16;
+            page = node.child(index);
+        }
+        Err(self.view.corrupt(
+            page.id,
+            format!("tree deeper than {TREE_DEPTH_MAX} levels: a cycle"),
+        ))
+    }
+
+    /// Deletes `key` from the tree at `root`. Returns the new root and whether it existed.
+    /// Searches once, read-only, and copies pages only when the key is there.
+    pub fn delete(&mut self, root: PageRef, key: &[u8]) -> Result<(PageRef, bool)> {
+        let Some(path) = self.locate(root, key)? else {
+            return Ok((root, false));
+        };
+        let (root, old) = self.delete_from(root, key, &path, 0)?;
         let old = old.expect("key was found before delete");
         self.free_value(&old);
         Ok((self.fix_root(root, false)?, true))
@@ -227,6 +248,7 @@ impl<'db> TreeWriter<'db> {
         &mut self,
         page: PageRef,
         key: &[u8],
+        path: &[u16; TREE_DEPTH_MAX],
         depth: usize,
     ) -> Result<(PageRef, Option<LeafEntry>)> {
         self.check_depth(page.id, depth)?;
@@ -235,9 +257,9 @@ impl<'db> TreeWriter<'db> {
         if let Node::Leaf { .. } = node {
             return Ok((page, node.leaf_remove(key)));
         }
-        let index = NodeRef::Dirty(node).child_index(key);
+        let index = path[depth] as usize;
         let child = NodeRef::Dirty(node).child(index);
-        let (child, old) = self.delete_from(child, key, depth + 1)?;
+        let (child, old) = self.delete_from(child, key, path, depth + 1)?;
         self.dirty_node(page).set_child(index, child);
         self.fix_child(page, index, false, NODE_FILL_AFTER_DELETE_MIN)?;
         Ok((page, old))

@@ -167,6 +167,11 @@ impl Meta {
     }
 
     fn check(&self) -> Result<(), MetaFault> {
+        if self.txn_id == TxnId::MAX {
+            return Err(MetaFault::Invalid(
+                "txn id u64::MAX, which no commit can have".into(),
+            ));
+        }
         if self.page_count < 2 {
             return Err(MetaFault::Invalid(format!(
                 "page count {} is below 2",

@@ -91,6 +91,11 @@ impl<'a> Scanner<'a> {
         if record.header.database_id != self.database_id {
             return Err(FrameFault::Bad("record belongs to another database".into()));
         }
+        if record.header.txn_id == TxnId::MAX {
+            return Err(FrameFault::Bad(
+                "record holds txn id u64::MAX, which no commit can have".into(),
+            ));
+        }
         if record.header.txn_id != self.next_txn_id {
             return Err(FrameFault::Bad(format!(
                 "record holds txn {}, expected txn {}",
