@@ -52,4 +52,4 @@ const _: () = assert!(LEAF_CELL_INLINE_SIZE_MAX <= PAGE_BODY_SIZE / 2);
 const _: () = assert!(
     NODE_FILL_MIN <= NODE_FILL_AFTER_DELETE_MIN && NODE_FILL_AFTER_DELETE_MIN <= PAGE_BODY_SIZE / 2
 );
-const _: () = assert!(PAGE_SIZE % 4096 == 0);
+const _: () = assert!(PAGE_SIZE.is_multiple_of(4096));

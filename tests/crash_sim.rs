@@ -507,7 +507,7 @@ fn an_unsynced_append_never_destroys_the_durable_record_before_it() {
     let durable_end = disk.file(LOG_FILE).expect("log").len();
     let sector = SECTOR_SIZE as usize;
     assert!(
-        durable_end > sector && durable_end % sector != 0,
+        durable_end > sector && !durable_end.is_multiple_of(sector),
         "txn 1 ends at {durable_end}"
     );
     disk.fail_sync(0);

@@ -337,13 +337,13 @@ fn helper_process_commits_until_it_is_killed() {
     loop {
         txn_id += 1;
         commit_txn(&db, workload, seed, txn_id);
-        if txn_id % workload.ack_every() == 0 {
+        if txn_id.is_multiple_of(workload.ack_every()) {
             if workload == Workload::DeferredWithSync {
                 db.sync().expect("sync");
             }
             say(&format!("ack {txn_id}"));
         }
-        if workload == Workload::FrequentCheckpoints && txn_id % 5 == 0 {
+        if workload == Workload::FrequentCheckpoints && txn_id.is_multiple_of(5) {
             db.checkpoint().expect("checkpoint");
         }
         assert!(

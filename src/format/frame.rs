@@ -402,7 +402,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<RecordHeader, FrameFault> {
     }
     let length = read_u64(header, 8);
     let minimum = (header_size + RECORD_TRAILER_SIZE) as u64;
-    if length < minimum || length % RECORD_ALIGN as u64 != 0 {
+    if length < minimum || !length.is_multiple_of(RECORD_ALIGN as u64) {
         return Err(FrameFault::Bad(format!(
             "record length {length} is impossible"
         )));

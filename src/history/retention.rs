@@ -30,7 +30,7 @@ impl Retention {
         }
         if options.retain_every > 0
             && options.retain_periodic > 0
-            && meta.txn_id % options.retain_every == 0
+            && meta.txn_id.is_multiple_of(options.retain_every)
         {
             self.periodic.push_back(*meta);
             while self.periodic.len() > options.retain_periodic {

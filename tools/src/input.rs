@@ -29,7 +29,7 @@ fn parse_hex(argument: &str) -> Result<Vec<u8>, String> {
         .bytes()
         .filter(|byte| !matches!(byte, b' ' | b':' | b'-'))
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{} digits, an odd number", digits.len()));
     }
     digits

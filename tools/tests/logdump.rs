@@ -362,7 +362,7 @@ fn scan_prints_one_line_per_record_of_the_txn_range() {
     assert_eq!(records[0]["offset"], offsets[4]);
     let length = records[0]["length"].as_u64().unwrap();
     assert!(
-        length % 8 == 0 && offsets[4] + length <= offsets[5],
+        length.is_multiple_of(8) && offsets[4] + length <= offsets[5],
         "record 5 is {length} bytes and ends by record 6's offset"
     );
     let empty = logdump(&["scan", text(&path), "--from", "5", "--to", "2"]);

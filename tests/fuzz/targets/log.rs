@@ -72,7 +72,7 @@ fn decode_raw(data: &[u8]) {
     if let Ok(record) = decode_record(data) {
         assert_eq!(header, Ok(record.header));
         let length = record.header.length as usize;
-        assert!(length <= data.len() && length % RECORD_ALIGN == 0);
+        assert!(length <= data.len() && length.is_multiple_of(RECORD_ALIGN));
         check_reencodes(&record, &data[..length]);
         assert_eq!(length_from_trailer(&data[..length]), Some(length as u64));
     }

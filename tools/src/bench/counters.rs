@@ -145,7 +145,7 @@ pub fn checkpoint_meta(file: &File, path: &Path) -> Fallible<Meta> {
         file.read_exact_at(&mut bytes, slot * PAGE_SIZE as u64)
             .map_err(|e| BenchError::io(path, "read a meta page of", e))?;
         if let Ok(meta) = Meta::decode_body(&bytes) {
-            if newest.map_or(true, |newest| meta.txn_id > newest.txn_id) {
+            if newest.is_none_or(|newest| meta.txn_id > newest.txn_id) {
                 newest = Some(meta);
             }
         }

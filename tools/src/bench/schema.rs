@@ -161,7 +161,7 @@ fn check_keyword(
             let known = schema.get("properties").and_then(Value::as_object);
             let extra: Vec<_> = object
                 .keys()
-                .filter(|name| known.map_or(true, |known| !known.contains_key(*name)))
+                .filter(|name| known.is_none_or(|known| !known.contains_key(*name)))
                 .map(String::as_str)
                 .collect();
             if extra.is_empty() {
