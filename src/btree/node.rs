@@ -14,11 +14,29 @@ use crate::limits::{NODE_FILL_MIN, PAGE_BODY_SIZE, PAGE_HEADER_SIZE};
 use crate::{PageId, TxnId};
 
 /// One leaf entry: key and inline value in one allocation, or key and overflow reference.
+/// The key's first 8 bytes are kept beside the allocation, so most comparisons in a
+/// binary search never follow the pointer.
 #[derive(Debug, Clone)]
 pub struct LeafEntry {
+    prefix: u64,
     bytes: Box<[u8]>,
     key_len: u16,
     overflow: Option<(PageRef, u32)>,
+}
+
+/// The first 8 bytes of `key`, big-endian, zero-padded: ordered like the keys whenever two
+/// prefixes differ (equal prefixes need the full comparison).
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let len = key.len().min(8);
+    bytes[..len].copy_from_slice(&key[..len]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Index of `key` among `entries` (sorted), or where it would go.
+fn search_entries(entries: &[LeafEntry], key: &[u8]) -> Result<usize, usize> {
+    let prefix = key_prefix(key);
+    entries.binary_search_by(|probe| probe.prefix.cmp(&prefix).then_with(|| probe.key().cmp(key)))
 }
 
 impl LeafEntry {
@@ -28,6 +46,7 @@ impl LeafEntry {
             CellValue::Overflow { first_page, len } => (key.into(), Some((first_page, len))),
         };
         LeafEntry {
+            prefix: key_prefix(key),
             bytes,
             key_len: key.len() as u16,
             overflow,
@@ -216,7 +235,7 @@ impl Node {
             panic!("leaf_upsert on a branch")
         };
         *size += entry.size();
-        match entries.binary_search_by(|probe| probe.key().cmp(entry.key())) {
+        match search_entries(entries, entry.key()) {
             Ok(index) => {
                 let old = std::mem::replace(&mut entries[index], entry);
                 *size -= old.size();
@@ -234,9 +253,7 @@ impl Node {
         let Node::Leaf { entries, size } = self else {
             panic!("leaf_remove on a branch")
         };
-        let index = entries
-            .binary_search_by(|probe| probe.key().cmp(key))
-            .ok()?;
+        let index = search_entries(entries, key).ok()?;
         let old = entries.remove(index);
         *size -= old.size();
         Some(old)
@@ -392,9 +409,7 @@ impl<'a> NodeRef<'a> {
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
         match self {
             NodeRef::Page(page) => page.search(key),
-            NodeRef::Dirty(Node::Leaf { entries, .. }) => {
-                entries.binary_search_by(|e| e.key().cmp(key))
-            }
+            NodeRef::Dirty(Node::Leaf { entries, .. }) => search_entries(entries, key),
             NodeRef::Dirty(Node::Branch { .. }) => panic!("search of a branch"),
         }
     }
@@ -430,6 +445,29 @@ mod tests {
             );
         }
         assert_eq!(&*shortest_separator(b"apple", b"banana"), b"b");
+    }
+
+    #[test]
+    fn key_prefixes_order_like_keys_whenever_they_differ() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"a\0\0\0\0\0\0\0\x01",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"b",
+        ];
+        for a in keys {
+            for b in keys {
+                let (pa, pb) = (key_prefix(a), key_prefix(b));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), a.cmp(b), "{a:?} {b:?}");
+                }
+            }
+        }
     }
 
     #[test]
