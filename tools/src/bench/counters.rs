@@ -17,7 +17,6 @@
 //! `/proc/self/io` into a stack buffer and the meta pages into stack buffers), so the
 //! counters do not count themselves.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -29,37 +28,9 @@ use northstar::{Db, PAGE_SIZE};
 
 use super::error::{BenchError, Fallible};
 
-/// The system allocator, counting calls that hand out memory.
-pub struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(pointer, layout, size)
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        System.dealloc(pointer, layout)
-    }
-}
-
-/// Allocations counted so far by [`CountingAllocator`] (0 forever if it is not installed).
-pub fn allocation_count() -> u64 {
-    ALLOCATIONS.load(Ordering::SeqCst)
-}
+#[path = "../../../benches/support/counting_alloc.rs"]
+mod counting_alloc;
+pub use counting_alloc::{allocation_count, CountingAllocator};
 
 /// Whether [`CountingAllocator`] is the global allocator of this process.
 pub fn allocation_counting_is_active() -> bool {
