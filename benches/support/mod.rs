@@ -75,30 +75,8 @@ pub fn value(index: u64) -> [u8; 16] {
     value
 }
 
-/// xorshift64: a cheap, allocation-free, seeded random sequence.
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// A sequence from `seed` (zero is replaced, as xorshift would stay at zero).
-    pub fn new(seed: u64) -> XorShift {
-        XorShift(if seed == 0 { SEED } else { seed })
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..bound`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-}
+/// A cheap, allocation-free, seeded random sequence: the store's own generator.
+pub use northstar::io::sim::SimRng as XorShift;
 
 /// Creates a database in `dir` holding keys `0..key_count` in one write txn, committed.
 pub fn build(dir: &Path, key_count: u64) -> Db {

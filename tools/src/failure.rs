@@ -94,6 +94,19 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Parses the command line as `C`; on a parse error or `--help`, prints it and gives the
+/// exit code to return (usage errors exit with [`EXIT_USAGE`]).
+pub fn parse_args<C: clap::Parser>() -> Result<C, std::process::ExitCode> {
+    C::try_parse().map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            std::process::ExitCode::from(EXIT_USAGE)
+        } else {
+            std::process::ExitCode::SUCCESS
+        }
+    })
+}
+
 /// The `main` of a tool: parses the command line as `C`, runs it, prints any failure as
 /// `program: message` on stderr and turns it into the exit code.
 pub fn run_main<C: clap::Parser>(
@@ -102,16 +115,9 @@ pub fn run_main<C: clap::Parser>(
 ) -> std::process::ExitCode {
     use std::io::Write;
     use std::process::ExitCode;
-    let cli = match C::try_parse() {
+    let cli = match parse_args::<C>() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,31 +70,8 @@ pub fn bench_options() -> Options {
     Options::default().checkpoint_every(10_000, 64 << 20, Duration::from_secs(3_600))
 }
 
-/// xorshift64: a cheap, allocation-free, seeded random sequence.
-#[derive(Debug, Clone)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// A sequence from `seed` (zero is replaced, as xorshift would stay at zero).
-    pub fn new(seed: u64) -> XorShift {
-        XorShift(if seed == 0 { SEED } else { seed })
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..bound` (`bound` > 0).
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-}
+/// A cheap, allocation-free, seeded random sequence: the store's own generator.
+pub use northstar::io::sim::SimRng as XorShift;
 
 /// A new temporary directory under `parent`.
 pub fn temp_dir(parent: &Path) -> Fallible<TempDir> {

@@ -17,7 +17,6 @@ use northstar_tools::bench::error::{BenchError, Fallible};
 use northstar_tools::bench::gate::{self, GateArgs};
 use northstar_tools::bench::runner::{self, RunArgs};
 use northstar_tools::bench::suite;
-use northstar_tools::failure::EXIT_USAGE;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -103,16 +102,9 @@ fn run(command: &Command) -> Fallible<u8> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match northstar_tools::failure::parse_args::<Cli>() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match run(&cli.command) {
         Ok(code) => ExitCode::from(code),
