@@ -262,7 +262,7 @@ pub fn write_cartridge(
         file_size = offset + section.len();
         offset = file_size.next_multiple_of(SECTION_ALIGN);
     }
-    let header = header(fields, file_size);
+    let header = header(fields, file_size, crc32c::crc32c(&table));
     let dir = path.parent().expect("a cartridge path has a directory");
     let name = path.file_name().expect("a cartridge path has a file name");
     let temporary = dir.join(format!(".{}.tmp", name.to_string_lossy()));
@@ -302,7 +302,7 @@ pub fn write_cartridge(
     Ok(file_size)
 }
 
-fn header(fields: &HeaderFields<'_>, file_size: u64) -> Header {
+fn header(fields: &HeaderFields<'_>, file_size: u64, table_crc: u32) -> Header {
     let mut kind_name = [0u8; KIND_NAME_SIZE];
     kind_name[..fields.kind_name.len()].copy_from_slice(fields.kind_name.as_bytes());
     let mut header = Header {
@@ -318,7 +318,8 @@ fn header(fields: &HeaderFields<'_>, file_size: u64) -> Header {
         log_offset: U64::new(fields.log_offset),
         file_size: U64::new(file_size),
         kind_name,
-        reserved: [0; 12],
+        table_crc: U32::new(table_crc),
+        reserved: [0; 8],
         header_crc: U32::new(0),
     };
     header.header_crc = U32::new(header_crc(&header));

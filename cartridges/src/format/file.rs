@@ -98,7 +98,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) -> Result<FileLayout> {
         ));
     }
     if header.reserved.iter().any(|byte| *byte != 0) {
-        return Err(corrupt("header", 112, "reserved bytes are not zero".into()));
+        return Err(corrupt("header", 116, "reserved bytes are not zero".into()));
     }
     if header.txn_from.get() > header.txn_to.get().saturating_add(1) {
         return Err(corrupt(
@@ -109,7 +109,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) -> Result<FileLayout> {
     }
     let kind_name = decode_kind_name(&header.kind_name)
         .ok_or_else(|| corrupt("header", 80, "kind name is not zero-padded UTF-8".into()))?;
-    let (sections, counts) = check_sections(path, bytes)?;
+    let (sections, counts) = check_sections(path, bytes, header.table_crc.get())?;
     if header.file_size.get() != bytes.len() as u64 {
         return Err(corrupt(
             "header",
@@ -132,7 +132,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) -> Result<FileLayout> {
 
 type Sections = ([Range<usize>; SECTION_COUNT], [u64; SECTION_COUNT]);
 
-fn check_sections(path: &Path, bytes: &[u8]) -> Result<Sections> {
+fn check_sections(path: &Path, bytes: &[u8], table_crc: u32) -> Result<Sections> {
     let table_end = HEADER_SIZE + SECTION_COUNT * SECTION_ENTRY_SIZE;
     let Some(table) = bytes.get(HEADER_SIZE..table_end) else {
         return Err(CartridgeError::corrupt(
@@ -142,6 +142,14 @@ fn check_sections(path: &Path, bytes: &[u8]) -> Result<Sections> {
             format!("file ends at {} inside the section table", bytes.len()),
         ));
     };
+    if crc32c::crc32c(table) != table_crc {
+        return Err(CartridgeError::corrupt(
+            path,
+            "section table",
+            HEADER_SIZE as u64,
+            "section table CRC does not match",
+        ));
+    }
     let entries = <[SectionEntry]>::ref_from_bytes(table).expect("table size is a multiple");
     let mut sections: [Range<usize>; SECTION_COUNT] = Default::default();
     let mut counts = [0u64; SECTION_COUNT];

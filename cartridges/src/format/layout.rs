@@ -54,8 +54,10 @@ pub struct Header {
     pub file_size: U64,
     /// Kind name, zero padded (the extractor's name for user-defined kinds).
     pub kind_name: [u8; KIND_NAME_SIZE],
+    /// CRC32C of the section table.
+    pub table_crc: U32,
     /// Zeros.
-    pub reserved: [u8; 12],
+    pub reserved: [u8; 8],
     /// CRC32C of bytes 0 .. 124.
     pub header_crc: U32,
 }
