@@ -75,7 +75,7 @@ fn empty_database() -> TempDir {
 /// each read once so its checksum is verified and cached.
 fn open_for_reads(fixture: &Fixture) -> (Opened, Vec<PageRef>) {
     let opened =
-        Pager::open(&northstar::io::OsStorage::new(fixture.path()), false).expect("open page file");
+        Pager::open(&northstar::io::OsStorage::new(fixture.path())).expect("open page file");
     let page_ids = tree_page_ids(&opened.pager.view(), opened.meta.default_root);
     assert!(
         !page_ids.is_empty(),
@@ -113,7 +113,6 @@ fn tree_page_ids(view: &View, root: PageRef) -> Vec<PageRef> {
 fn open_for_metas() -> (TempDir, Opened) {
     let dir = tempfile::tempdir().expect("temporary directory");
     drop(support::build(dir.path(), 100));
-    let opened =
-        Pager::open(&northstar::io::OsStorage::new(dir.path()), false).expect("open page file");
+    let opened = Pager::open(&northstar::io::OsStorage::new(dir.path())).expect("open page file");
     (dir, opened)
 }

@@ -16,10 +16,11 @@ use std::time::Instant;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::btree::{check_database, CheckReport};
+use crate::directory;
 use crate::format::frame::LOG_HEADER_SIZE;
 use crate::format::meta::Meta;
 use crate::history::{AsOfTxn, Overlay, Retention};
-use crate::io::{OsStorage, Storage};
+use crate::io::{DirectoryLock, LockMode, OsStorage, Storage};
 use crate::log::{LogEnd, LogFile, Scanner};
 use crate::pager::{write_freelist, Pager, View, WriterState};
 use crate::txn::{ReadTxn, WriteTxn};
@@ -41,10 +42,12 @@ pub struct RecoveryReport {
 /// An open NorthstarDB database: a directory holding the page file and the commit log.
 ///
 /// `Db` is `Send + Sync`; share it with `Arc` or scoped threads. Only one `Db` (in any
-/// process) can have a database open at a time: a second open gets [`Error::Locked`].
-/// The lock is an `flock` on the page file: a child process forked while the database is
-/// open holds it too until the child execs or exits, so a program that spawns processes
-/// on other threads may briefly see [`Error::Locked`] when it reopens right after closing.
+/// process) can have a database open at a time: a second open gets [`Error::Locked`]
+/// before it reads or creates any file. The lock is an `flock` on `northstar.lock` in the
+/// directory, taken first and held until the `Db` is dropped: a child process forked while
+/// the database is open holds it too until the child execs or exits, so a program that
+/// spawns processes on other threads may briefly see [`Error::Locked`] when it reopens
+/// right after closing.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -66,6 +69,8 @@ pub struct Db {
     pub(crate) options: Options,
     recovery: RecoveryReport,
     close_checkpoint: bool,
+    /// The directory lock; last, so it is released only once both files are closed.
+    lock: Option<Box<dyn DirectoryLock>>,
 }
 
 pub(crate) struct Committed {
@@ -88,8 +93,14 @@ impl Db {
     /// Opens the database in directory `path`, creating it if `options` allow, and
     /// replays the commit log records after the newest checkpoint.
     ///
+    /// A new database is created whole or not at all: a crash during creation leaves no
+    /// database or a complete one (a creation cut short is finished by the next open).
+    /// An open that fails changes no file of the directory.
+    ///
     /// Errors: [`Error::Locked`] if another handle has it open; [`Error::NotADatabase`] if
-    /// `path` is a file or its page file is not ours; [`Error::UnsupportedVersion`];
+    /// `path` is a file or its page file is not ours; [`Error::MissingFile`] when the page
+    /// file or the commit log is there without the other; [`Error::DatabaseMismatch`] when
+    /// they belong to different databases; [`Error::UnsupportedVersion`];
     /// [`Error::Corrupt`] when both meta pages are damaged, the file is truncated, or the
     /// log is damaged before its last record (see [`LogRecovery`]); [`Error::Io`] for
     /// operating-system failures (e.g. missing with `create(false)`).
@@ -107,17 +118,36 @@ impl Db {
     /// Opens the database held by `storage` (the real file system, or a simulated disk for
     /// crash and fault tests); otherwise as [`Db::open`].
     pub fn open_on(storage: &dyn Storage, options: Options) -> Result<Db> {
+        // The lock comes before any other file is created or read, so two openers can
+        // never both create, and a refused open can take away what locking made.
+        let lock = storage.lock(LockMode::Exclusive, options.create)?;
+        match Db::open_locked(storage, options) {
+            Ok(mut db) => {
+                db.lock = Some(lock);
+                Ok(db)
+            }
+            Err(error) => {
+                lock.release_refused();
+                Err(error)
+            }
+        }
+    }
+
+    fn open_locked(storage: &dyn Storage, options: Options) -> Result<Db> {
         let dir = storage.dir().to_path_buf();
-        let opened = Pager::open(storage, options.create)?;
+        directory::prepare(storage, options.create)?;
+        let opened = Pager::open(storage)?;
         let meta = opened.meta;
-        // A page file without a log position predates its log (or is new): the log starts
-        // right after its checkpoint.
-        let log = LogFile::open(
-            storage,
-            meta.database_id,
-            meta.txn_id + 1,
-            meta.log_position == 0,
-        )?;
+        directory::require_log(storage)?;
+        let log = LogFile::open(storage)?;
+        if log.header().database_id != meta.database_id {
+            return Err(Error::DatabaseMismatch {
+                page_file: opened.pager.path().to_path_buf(),
+                log: log.path().to_path_buf(),
+                page_file_database_id: meta.database_id,
+                log_database_id: log.header().database_id,
+            });
+        }
         let writer = WriterState {
             free: opened.free,
             head: meta,
@@ -140,6 +170,7 @@ impl Db {
             options,
             recovery: RecoveryReport::default(),
             close_checkpoint: true,
+            lock: None,
         };
         match db.recover() {
             Ok(report) => db.recovery = report,

@@ -68,8 +68,38 @@ pub enum Error {
     /// Another handle, in this process or another, has the database open.
     #[error("{}: database is locked by another handle or process", path.display())]
     Locked {
-        /// The locked page file.
+        /// The database's lock file.
         path: PathBuf,
+    },
+
+    /// One of the database's files is missing while others are there: a page file without
+    /// its commit log, or a log without its page file. Nothing was changed.
+    #[error("{}: missing: {detail}", path.display())]
+    MissingFile {
+        /// The file that should be there.
+        path: PathBuf,
+        /// What is there instead, and what that means, in words.
+        detail: String,
+    },
+
+    /// The page file and the commit log carry different database ids: they belong to two
+    /// different databases. Nothing was changed.
+    #[error(
+        "{} and {} belong to different databases (database ids {} and {})",
+        page_file.display(),
+        log.display(),
+        hex_id(page_file_database_id),
+        hex_id(log_database_id)
+    )]
+    DatabaseMismatch {
+        /// The page file.
+        page_file: PathBuf,
+        /// The commit log.
+        log: PathBuf,
+        /// The id in the page file's meta.
+        page_file_database_id: [u8; 16],
+        /// The id in the log's header.
+        log_database_id: [u8; 16],
     },
 
     /// `try_begin_write` found the single writer slot taken.
@@ -133,6 +163,11 @@ pub enum Error {
         /// The first failure.
         detail: String,
     },
+}
+
+/// A database id as 32 hex digits.
+fn hex_id(id: &[u8; 16]) -> String {
+    id.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl Error {

@@ -30,6 +30,7 @@
 
 mod btree;
 mod db;
+mod directory;
 mod error;
 pub mod format;
 mod history;

@@ -483,7 +483,7 @@ fn newer_format_version_is_unsupported() {
 fn second_open_in_the_same_process_is_locked() {
     let (dir, db) = common::temp_db();
     match Db::open(dir.path(), Options::default()) {
-        Err(Error::Locked { path }) => assert_eq!(path, page_file(dir.path())),
+        Err(Error::Locked { path }) => assert_eq!(path, common::lock_file(dir.path())),
         other => panic!("{:?}", other.err()),
     }
     drop(db);

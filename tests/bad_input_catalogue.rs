@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::child::{hold_databases, say, wait_for_stdin_to_close, Helper};
-use common::{assert_state, empty_state, log_file, page_file, read_state, State};
+use common::{assert_state, empty_state, lock_file, log_file, page_file, read_state, State};
 use northstar::format::frame::{LogHeader, LOG_HEADER_SIZE, LOG_VERSION};
 use northstar::format::meta::FORMAT_VERSION;
 use northstar::format::page;
@@ -29,7 +29,6 @@ const OFFSET_META_VERSION: usize = 40;
 const OFFSET_META_PAGE_SIZE: usize = 44;
 const OFFSET_LOG_VERSION: usize = 8;
 const OFFSET_LOG_HEADER_SIZE: usize = 12;
-const OFFSET_LOG_DATABASE_ID: usize = 16;
 const OFFSET_LOG_HEADER_CRC: usize = 60;
 const OFFSET_RECORD_VERSION: usize = 4;
 
@@ -327,11 +326,6 @@ fn log_header_of_another_version_size_magic_or_database_is_corrupt_at_offset_zer
             Box::new(set_u32(OFFSET_LOG_HEADER_SIZE, 0)),
         ),
         (
-            "another database id",
-            "another database",
-            Box::new(|log: &mut Vec<u8>| log[OFFSET_LOG_DATABASE_ID] ^= 0xFF),
-        ),
-        (
             "another magic",
             "magic",
             Box::new(|log: &mut Vec<u8>| log[..8].copy_from_slice(b"NSLOG\0\0\x01")),
@@ -452,7 +446,7 @@ fn helper_process_holds_a_database_open_for_the_catalogue() {
 fn expect_locked(dir: &Path, options: Options, context: &str) {
     let before = files(dir);
     match Db::open(dir, options) {
-        Err(Error::Locked { path }) => assert_eq!(path, page_file(dir), "{context}"),
+        Err(Error::Locked { path }) => assert_eq!(path, lock_file(dir), "{context}"),
         other => panic!("{context}: {:?}", other.map(|db| db.last_txn_id())),
     }
     assert!(

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::child::{hold_databases, say, wait_for_stdin_to_close, Helper};
-use common::{assert_state, empty_state, keyspace_name, page_file, read_state, Rng, State};
+use common::{assert_state, empty_state, keyspace_name, read_state, Rng, State};
 use northstar::{Db, Durability, Error, Options, WriteTxn};
 
 /// Set in a helper process: the database directory it commits to.
@@ -554,7 +554,7 @@ fn killed_lock_holder_releases_the_lock_at_once() {
         helper.expect_line("opened", HELPER_START_TIMEOUT);
         let _open = hold_databases();
         match Db::open(&db_dir, Options::default()) {
-            Err(Error::Locked { path }) => assert_eq!(path, page_file(&db_dir)),
+            Err(Error::Locked { path }) => assert_eq!(path, common::lock_file(&db_dir)),
             other => panic!(
                 "open while another process holds the database: {:?}",
                 other.map(|db| db.last_txn_id())

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{assert_state, empty_state, log_file, read_state, State};
-use northstar::format::frame::{encode_record, Op, RecordBuilder, LOG_HEADER_SIZE};
+use northstar::format::frame::{encode_record, LogHeader, Op, RecordBuilder, LOG_HEADER_SIZE};
 use northstar::log::Scanner;
 use northstar::{Db, Error, LogRecovery, Options, RecoveryReport};
 
@@ -525,44 +525,67 @@ fn closed_database(key: &[u8]) -> tempfile::TempDir {
 }
 
 #[test]
-fn log_of_another_database_is_refused_naming_the_log() {
+fn log_of_another_database_is_refused_naming_both_files() {
     let ours = closed_database(b"ours");
     let theirs = closed_database(b"theirs");
     std::fs::copy(log_file(theirs.path()), log_file(ours.path())).unwrap();
-    let log = std::fs::read(log_file(ours.path())).unwrap();
+    let before = common::directory_contents(ours.path());
     match Db::open(ours.path(), common::verified()) {
-        Err(Error::Corrupt {
-            path,
-            offset,
-            detail,
-            ..
+        Err(Error::DatabaseMismatch {
+            page_file,
+            log,
+            page_file_database_id,
+            log_database_id,
         }) => {
-            assert_eq!(path, log_file(ours.path()));
-            assert_eq!(offset, Some(0));
-            assert!(detail.contains("another database"), "{detail}");
+            assert_eq!(page_file, common::page_file(ours.path()));
+            assert_eq!(log, log_file(ours.path()));
+            assert_ne!(page_file_database_id, log_database_id);
         }
         other => panic!("{:?}", other.map(|db| db.last_txn_id())),
     }
-    assert!(std::fs::read(log_file(ours.path())).unwrap() == log);
+    assert!(common::directory_contents(ours.path()) == before);
+}
+
+#[test]
+fn log_header_with_another_database_id_is_refused_naming_both_files() {
+    let dir = closed_database(b"key");
+    let mut log = std::fs::read(log_file(dir.path())).unwrap();
+    let mut header = LogHeader::decode(&log).unwrap();
+    header.database_id[0] ^= 0xFF;
+    log[..LOG_HEADER_SIZE].copy_from_slice(&header.encode());
+    std::fs::write(log_file(dir.path()), &log).unwrap();
+    let before = common::directory_contents(dir.path());
+    match Db::open(dir.path(), common::verified()) {
+        Err(error @ Error::DatabaseMismatch { .. }) => {
+            let text = error.to_string();
+            assert!(
+                text.contains("northstar.db") && text.contains("northstar.log"),
+                "{text}"
+            );
+        }
+        other => panic!("{:?}", other.map(|db| db.last_txn_id())),
+    }
+    assert!(common::directory_contents(dir.path()) == before);
 }
 
 #[test]
 fn missing_log_after_a_checkpoint_is_a_clear_error() {
     let dir = closed_database(b"key");
     std::fs::remove_file(log_file(dir.path())).unwrap();
+    let before = common::directory_contents(dir.path());
     match Db::open(dir.path(), common::verified()) {
-        Err(error @ Error::Corrupt { .. }) => {
-            let Error::Corrupt { path, detail, .. } = &error else {
+        Err(error @ Error::MissingFile { .. }) => {
+            let Error::MissingFile { path, detail } = &error else {
                 unreachable!()
             };
             assert_eq!(*path, log_file(dir.path()));
-            assert!(detail.contains("missing"), "{error}");
+            assert!(detail.contains("page file"), "{error}");
         }
         other => panic!("{:?}", other.map(|db| db.last_txn_id())),
     }
     assert!(
-        !log_file(dir.path()).exists(),
-        "open must not make up an empty log"
+        common::directory_contents(dir.path()) == before,
+        "open must not make up an empty log or touch the page file"
     );
 }
 

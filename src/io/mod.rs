@@ -5,10 +5,12 @@
 //! and the log's business. [`OsStorage`] is the real file system (mmap reads, `pwrite`
 //! writes); [`sim::SimDisk`] is a simulated disk for crash and fault tests.
 
+mod lock;
 mod mmap;
 mod os;
 pub mod sim;
 
+pub use lock::OsDirectoryLock;
 pub use mmap::MmapIo;
 pub use os::{OsLogIo, OsStorage};
 
@@ -17,19 +19,73 @@ use std::sync::Arc;
 
 use crate::{PageId, Result};
 
+/// Name of the lock file inside a database directory.
+pub const LOCK_FILE_NAME: &str = "northstar.lock";
+
+/// How a handle holds a database directory's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// The one handle that may write: excludes every other handle, shared or exclusive.
+    Exclusive,
+    /// A handle that only reads: excludes exclusive ones, not other shared ones.
+    Shared,
+}
+
+/// A database directory's lock, held until dropped.
+pub trait DirectoryLock: Send + Sync {
+    /// Releases the lock after a refused open, removing what taking it created (the lock
+    /// file, and the directory when it was made for this open and is empty), so a refused
+    /// open leaves the directory as it found it.
+    fn release_refused(self: Box<Self>);
+}
+
 /// Where a database's files live.
+///
+/// Every method but [`Storage::lock`] assumes the caller holds the directory's lock.
 pub trait Storage: Send + Sync {
     /// The database directory (for messages; a simulated disk names one too).
     fn dir(&self) -> &Path;
 
+    /// Takes the directory's lock without waiting, before any other file is created or
+    /// read. With `create`, a missing directory and lock file are made first.
+    ///
+    /// Errors: [`crate::Error::Locked`] when another handle (in any process or thread)
+    /// holds it in a conflicting mode; [`crate::Error::Io`] when the directory is
+    /// missing without `create`, or on an operating-system failure.
+    fn lock(&self, mode: LockMode, create: bool) -> Result<Box<dyn DirectoryLock>>;
+
     /// Whether file `name` exists.
     fn exists(&self, name: &str) -> Result<bool>;
 
-    /// Creates file `name` holding `contents`, durably; the file appears under its name
-    /// only once complete, so a crash leaves either nothing or the whole file.
-    fn create(&self, name: &str, contents: &[u8]) -> Result<()>;
+    /// Up to `len_max` bytes from the start of file `name`, and the file's length; `None`
+    /// when the file does not exist.
+    fn read_start(&self, name: &str, len_max: usize) -> Result<Option<(Vec<u8>, u64)>>;
 
-    /// Opens page file `name`, locked against every other handle.
+    /// Creates (or replaces) file `name` holding `contents` and makes its contents
+    /// durable. Its directory entry is durable only after [`Storage::sync_dir`].
+    fn write_new(&self, name: &str, contents: &[u8]) -> Result<()>;
+
+    /// Renames file `from` to `to`, replacing any `to`, atomically. Durable after
+    /// [`Storage::sync_dir`].
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Removes file `name`. Durable after [`Storage::sync_dir`].
+    fn remove(&self, name: &str) -> Result<()>;
+
+    /// Makes every creation, rename and removal in the directory so far durable.
+    fn sync_dir(&self) -> Result<()>;
+
+    /// Creates file `name` holding `contents`, durably; the file appears under its name
+    /// only once complete (written under `name.creating`, synced, renamed, the directory
+    /// synced), so a crash leaves either nothing or the whole file.
+    fn create(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let temporary = format!("{name}.creating");
+        self.write_new(&temporary, contents)?;
+        self.rename(&temporary, name)?;
+        self.sync_dir()
+    }
+
+    /// Opens page file `name` for reading and writing (the directory lock is the caller's).
     fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>>;
 
     /// Opens log file `name`.

@@ -1,15 +1,15 @@
 //! The operating system's file system: [`OsStorage`] for a database directory, and
 //! [`OsLogIo`] for its commit log.
 //!
-//! Invariants: a created file is written under a temporary name, synced, renamed, and the
-//! directory synced, so it appears whole or not at all; the page file is locked with an
-//! exclusive `flock` (fs2) for as long as it is open.
+//! Invariants: a file is created under a temporary name, synced, renamed, and the directory
+//! synced, so it appears whole or not at all; nothing here locks: the directory lock
+//! ([`OsDirectoryLock`]) is taken before any of these files is touched.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{LogBytes, LogIo, MmapIo, PageIo, Storage};
+use super::{DirectoryLock, LockMode, LogBytes, LogIo, MmapIo, OsDirectoryLock, PageIo, Storage};
 use crate::{Error, Result};
 
 /// A database directory on the real file system.
@@ -18,24 +18,10 @@ pub struct OsStorage {
 }
 
 impl OsStorage {
-    /// Storage in directory `dir` (created on the first [`Storage::create`]).
+    /// Storage in directory `dir` (created by the first [`Storage::lock`] that may create).
     pub fn new(dir: impl Into<PathBuf>) -> OsStorage {
         OsStorage { dir: dir.into() }
     }
-}
-
-fn lock(file: &File, path: &Path) -> Result<()> {
-    fs2::FileExt::try_lock_exclusive(file).map_err(|error| {
-        if error.kind() == fs2::lock_contended_error().kind()
-            || error.kind() == std::io::ErrorKind::WouldBlock
-        {
-            Error::Locked {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::io(path, "lock", error)
-        }
-    })
 }
 
 fn open_read_write(path: &Path) -> Result<File> {
@@ -51,30 +37,60 @@ impl Storage for OsStorage {
         &self.dir
     }
 
-    fn exists(&self, name: &str) -> Result<bool> {
-        Ok(self.dir.join(name).exists())
+    fn lock(&self, mode: LockMode, create: bool) -> Result<Box<dyn DirectoryLock>> {
+        Ok(Box::new(OsDirectoryLock::acquire(&self.dir, mode, create)?))
     }
 
-    fn create(&self, name: &str, contents: &[u8]) -> Result<()> {
-        let dir = &self.dir;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
-        let path = dir.join(name);
-        let temporary = dir.join(format!("{name}.creating"));
-        let file = File::create(&temporary).map_err(|e| Error::io(&temporary, "create", e))?;
+    fn exists(&self, name: &str) -> Result<bool> {
+        let path = self.dir.join(name);
+        path.try_exists().map_err(|e| Error::io(&path, "stat", e))
+    }
+
+    fn read_start(&self, name: &str, len_max: usize) -> Result<Option<(Vec<u8>, u64)>> {
+        let path = self.dir.join(name);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(Error::io(&path, "open", error)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(&path, "stat", e))?
+            .len();
+        let mut bytes = vec![0u8; len.min(len_max as u64) as usize];
+        file.read_exact_at(&mut bytes, 0)
+            .map_err(|e| Error::io(&path, "read", e))?;
+        Ok(Some((bytes, len)))
+    }
+
+    fn write_new(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        let file = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
         file.write_all_at(contents, 0)
-            .map_err(|e| Error::io(&temporary, "write", e))?;
-        file.sync_all()
-            .map_err(|e| Error::io(&temporary, "fsync", e))?;
-        std::fs::rename(&temporary, &path).map_err(|e| Error::io(&path, "rename new file", e))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(dir, "fsync directory", e))
+            .map_err(|e| Error::io(&path, "write", e))?;
+        file.sync_all().map_err(|e| Error::io(&path, "fsync", e))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (self.dir.join(from), self.dir.join(to));
+        std::fs::rename(&from, &to)
+            .map_err(|e| Error::io(&from, format!("rename to {}", to.display()), e))
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        let path = self.dir.join(name);
+        std::fs::remove_file(&path).map_err(|e| Error::io(&path, "remove", e))
+    }
+
+    fn sync_dir(&self) -> Result<()> {
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| Error::io(&self.dir, "fsync directory", e))
     }
 
     fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>> {
         let path = self.dir.join(name);
         let file = open_read_write(&path)?;
-        lock(&file, &path)?;
         Ok(Box::new(MmapIo::new(file, path)?))
     }
 

@@ -5,21 +5,24 @@
 //! The model (see `spec/correctness_contracts_v0.md`): a write is durable only after a sync
 //! of its file; at a power loss each 512-byte sector written since the last sync is, at
 //! random, kept, lost (the durable bytes stay) or turned to garbage, and unsynced growth of
-//! the file may be lost in part. Files are created whole (written, synced and renamed by
-//! the store). The disk can also fail the k-th operation with EIO or ENOSPC, once or from
-//! then on, and fail a sync.
+//! the file may be lost in part. Directory entries (creations, renames, removals) are
+//! durable only after a directory sync: at a power loss a prefix of those made since the
+//! last one survives, each whole (a rename is atomic), as a journalling file system keeps
+//! them. The disk can also fail the k-th operation with EIO or ENOSPC, once or from then
+//! on, and fail a sync. The directory lock is held in memory: one exclusive holder or any
+//! number of shared ones.
 //!
 //! Invariants: a page handed to a view stays at the same address for the life of the file
 //! (files are stored in page-sized chunks that are never freed or moved), which is what
 //! lets page views borrow bytes like the mmap backend does.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{LogBytes, LogIo, PageIo, PageView, Storage};
+use super::{DirectoryLock, LockMode, LogBytes, LogIo, PageIo, PageView, Storage, LOCK_FILE_NAME};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
@@ -197,16 +200,81 @@ impl FileData {
     }
 }
 
+/// A file under one name; a rename makes a new `SimFile` sharing the same data.
 struct SimFile {
     path: PathBuf,
-    data: Mutex<FileData>,
+    data: Arc<Mutex<FileData>>,
+}
+
+/// A change to the directory since its last sync.
+enum EntryChange {
+    Link(String, Arc<SimFile>),
+    Unlink(String),
+    Rename(String, String),
+}
+
+/// The directory: its entries now, the entries a directory sync made durable, and the
+/// changes in between.
+#[derive(Default)]
+struct Entries {
+    now: HashMap<String, Arc<SimFile>>,
+    durable: HashMap<String, Arc<SimFile>>,
+    pending: Vec<EntryChange>,
+}
+
+impl Entries {
+    fn apply(map: &mut HashMap<String, Arc<SimFile>>, change: &EntryChange) {
+        match change {
+            EntryChange::Link(name, file) => {
+                map.insert(name.clone(), file.clone());
+            }
+            EntryChange::Unlink(name) => {
+                map.remove(name);
+            }
+            EntryChange::Rename(from, to) => {
+                if let Some(file) = map.remove(from) {
+                    let renamed = SimFile {
+                        path: file.path.with_file_name(to),
+                        data: file.data.clone(),
+                    };
+                    map.insert(to.clone(), Arc::new(renamed));
+                }
+            }
+        }
+    }
+
+    fn change(&mut self, change: EntryChange) {
+        Self::apply(&mut self.now, &change);
+        self.pending.push(change);
+    }
+
+    fn sync(&mut self) {
+        self.durable = self.now.clone();
+        self.pending.clear();
+    }
+
+    /// The entries a power loss leaves: the durable ones plus a prefix of the changes.
+    fn after_power_loss(&self, rng: &mut SimRng) -> HashMap<String, Arc<SimFile>> {
+        let kept = rng.below(self.pending.len() as u64 + 1) as usize;
+        let mut entries = self.durable.clone();
+        for change in &self.pending[..kept] {
+            Self::apply(&mut entries, change);
+        }
+        entries
+    }
+}
+
+#[derive(Debug, Default)]
+struct LockState {
+    exclusive: bool,
+    shared: usize,
 }
 
 struct Shared {
     dir: PathBuf,
-    files: Mutex<HashMap<String, Arc<SimFile>>>,
+    entries: Mutex<Entries>,
     faults: Mutex<Faults>,
-    open_pages: Mutex<HashSet<String>>,
+    lock: Mutex<LockState>,
 }
 
 /// A simulated disk holding the files of one database directory.
@@ -220,9 +288,9 @@ impl SimDisk {
     pub fn new(dir: impl Into<PathBuf>) -> SimDisk {
         let shared = Shared {
             dir: dir.into(),
-            files: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             faults: Mutex::new(Faults::default()),
-            open_pages: Mutex::new(HashSet::new()),
+            lock: Mutex::new(LockState::default()),
         };
         SimDisk {
             shared: Arc::new(shared),
@@ -260,11 +328,11 @@ impl SimDisk {
         self.shared.faults.lock().dead = true;
         let mut rng = SimRng::new(seed);
         let survivor = SimDisk::new(self.shared.dir.clone());
-        let files = self.shared.files.lock();
-        let mut names: Vec<&String> = files.keys().collect();
+        let entries = self.shared.entries.lock().after_power_loss(&mut rng);
+        let mut names: Vec<&String> = entries.keys().collect();
         names.sort();
         for name in names {
-            let image = files[name].data.lock().after_power_loss(&mut rng);
+            let image = entries[name].data.lock().after_power_loss(&mut rng);
             survivor.put_file(name, &image);
         }
         survivor
@@ -273,11 +341,18 @@ impl SimDisk {
     /// A copy of this disk as if everything written had been synced (a clean image).
     pub fn snapshot(&self) -> SimDisk {
         let copy = SimDisk::new(self.shared.dir.clone());
-        for (name, file) in self.shared.files.lock().iter() {
+        for (name, file) in self.shared.entries.lock().now.iter() {
             let data = file.data.lock();
             copy.put_file(name, &data.read(data.len));
         }
         copy
+    }
+
+    /// The names of the files on the disk, sorted.
+    pub fn file_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.shared.entries.lock().now.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// Puts a durable file `name` holding `bytes` on the disk (replacing any).
@@ -285,31 +360,36 @@ impl SimDisk {
         let mut data = FileData::default();
         data.write(0, bytes);
         data.sync();
-        let file = SimFile {
+        let file = Arc::new(SimFile {
             path: self.shared.dir.join(name),
-            data: Mutex::new(data),
-        };
-        self.shared
-            .files
-            .lock()
-            .insert(name.to_string(), Arc::new(file));
+            data: Arc::new(Mutex::new(data)),
+        });
+        let mut entries = self.shared.entries.lock();
+        entries.now.insert(name.to_string(), file.clone());
+        entries.durable.insert(name.to_string(), file);
     }
 
     /// The bytes of file `name` as written (what a read sees), if it exists.
     pub fn file(&self, name: &str) -> Option<Vec<u8>> {
-        let file = self.shared.files.lock().get(name).cloned()?;
+        let file = self.shared.entries.lock().now.get(name).cloned()?;
         let data = file.data.lock();
         Some(data.read(data.len))
     }
 
     fn file_handle(&self, name: &str) -> Result<Arc<SimFile>> {
-        self.shared.files.lock().get(name).cloned().ok_or_else(|| {
-            Error::io(
-                self.shared.dir.join(name),
-                "open",
-                std::io::ErrorKind::NotFound.into(),
-            )
-        })
+        self.shared
+            .entries
+            .lock()
+            .now
+            .get(name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::io(
+                    self.shared.dir.join(name),
+                    "open",
+                    std::io::ErrorKind::NotFound.into(),
+                )
+            })
     }
 
     fn check(&self, path: &Path, op: &str, is_sync: bool) -> Result<()> {
@@ -326,26 +406,87 @@ impl Storage for SimDisk {
         &self.shared.dir
     }
 
-    fn exists(&self, name: &str) -> Result<bool> {
-        Ok(self.shared.files.lock().contains_key(name))
+    fn lock(&self, mode: LockMode, _create: bool) -> Result<Box<dyn DirectoryLock>> {
+        let mut lock = self.shared.lock.lock();
+        let free = match mode {
+            LockMode::Exclusive => !lock.exclusive && lock.shared == 0,
+            LockMode::Shared => !lock.exclusive,
+        };
+        if !free {
+            return Err(Error::Locked {
+                path: self.shared.dir.join(LOCK_FILE_NAME),
+            });
+        }
+        match mode {
+            LockMode::Exclusive => lock.exclusive = true,
+            LockMode::Shared => lock.shared += 1,
+        }
+        Ok(Box::new(SimLock {
+            disk: self.clone(),
+            mode,
+        }))
     }
 
-    fn create(&self, name: &str, contents: &[u8]) -> Result<()> {
-        self.check(&self.shared.dir.join(name), "create", false)?;
-        self.put_file(name, contents);
+    fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.shared.entries.lock().now.contains_key(name))
+    }
+
+    fn read_start(&self, name: &str, len_max: usize) -> Result<Option<(Vec<u8>, u64)>> {
+        let Some(file) = self.shared.entries.lock().now.get(name).cloned() else {
+            return Ok(None);
+        };
+        let data = file.data.lock();
+        Ok(Some((data.read(data.len.min(len_max as u64)), data.len)))
+    }
+
+    fn write_new(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.shared.dir.join(name);
+        self.check(&path, "create", false)?;
+        let file = Arc::new(SimFile {
+            path: path.clone(),
+            data: Arc::new(Mutex::new(FileData::default())),
+        });
+        self.shared
+            .entries
+            .lock()
+            .change(EntryChange::Link(name.to_string(), file.clone()));
+        self.check(&path, "write", false)?;
+        file.data.lock().write(0, contents);
+        self.check(&path, "fsync", true)?;
+        file.data.lock().sync();
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let path = self.file_handle(from)?.path.clone();
+        self.check(&path, &format!("rename to {to}"), false)?;
+        self.shared
+            .entries
+            .lock()
+            .change(EntryChange::Rename(from.to_string(), to.to_string()));
+        Ok(())
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        let path = self.file_handle(name)?.path.clone();
+        self.check(&path, "remove", false)?;
+        self.shared
+            .entries
+            .lock()
+            .change(EntryChange::Unlink(name.to_string()));
+        Ok(())
+    }
+
+    fn sync_dir(&self) -> Result<()> {
+        self.check(&self.shared.dir, "fsync directory", true)?;
+        self.shared.entries.lock().sync();
         Ok(())
     }
 
     fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>> {
         let file = self.file_handle(name)?;
-        if !self.shared.open_pages.lock().insert(name.to_string()) {
-            return Err(Error::Locked {
-                path: file.path.clone(),
-            });
-        }
         Ok(Box::new(SimPageIo {
             disk: self.clone(),
-            name: name.to_string(),
             file,
         }))
     }
@@ -359,16 +500,28 @@ impl Storage for SimDisk {
     }
 }
 
-struct SimPageIo {
+struct SimLock {
     disk: SimDisk,
-    name: String,
-    file: Arc<SimFile>,
+    mode: LockMode,
 }
 
-impl Drop for SimPageIo {
+impl DirectoryLock for SimLock {
+    fn release_refused(self: Box<Self>) {}
+}
+
+impl Drop for SimLock {
     fn drop(&mut self) {
-        self.disk.shared.open_pages.lock().remove(&self.name);
+        let mut lock = self.disk.shared.lock.lock();
+        match self.mode {
+            LockMode::Exclusive => lock.exclusive = false,
+            LockMode::Shared => lock.shared -= 1,
+        }
     }
+}
+
+struct SimPageIo {
+    disk: SimDisk,
+    file: Arc<SimFile>,
 }
 
 struct SimPageView {
@@ -497,7 +650,7 @@ mod tests {
         log.sync().unwrap();
         log.write_at(512, &[3u8; 512]).unwrap();
         log.write_at(1024, &[4u8; 1024]).unwrap();
-        let mut fates = HashSet::new();
+        let mut fates = std::collections::HashSet::new();
         for seed in 0..64 {
             let image = disk.power_loss(seed).file("f").unwrap();
             assert_eq!(&image[..512], &[2u8; 512][..], "synced sector survives");
@@ -526,12 +679,54 @@ mod tests {
     }
 
     #[test]
-    fn a_page_file_is_locked_while_open() {
+    fn the_directory_lock_excludes_writers_and_admits_many_readers() {
         let disk = SimDisk::new("/sim");
-        disk.create("p", &vec![0u8; PAGE_SIZE]).unwrap();
-        let first = disk.open_pages("p").unwrap();
-        assert!(matches!(disk.open_pages("p"), Err(Error::Locked { .. })));
-        drop(first);
-        assert!(disk.open_pages("p").is_ok());
+        let writer = disk.lock(LockMode::Exclusive, true).unwrap();
+        assert!(matches!(
+            disk.lock(LockMode::Exclusive, true),
+            Err(Error::Locked { .. })
+        ));
+        assert!(matches!(
+            disk.lock(LockMode::Shared, true),
+            Err(Error::Locked { .. })
+        ));
+        drop(writer);
+        let readers = [
+            disk.lock(LockMode::Shared, false).unwrap(),
+            disk.lock(LockMode::Shared, false).unwrap(),
+        ];
+        assert!(matches!(
+            disk.lock(LockMode::Exclusive, true),
+            Err(Error::Locked { .. })
+        ));
+        drop(readers);
+        assert!(disk.lock(LockMode::Exclusive, true).is_ok());
+    }
+
+    #[test]
+    fn power_loss_keeps_a_prefix_of_the_unsynced_directory_changes() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            let disk = SimDisk::new("/sim");
+            disk.write_new("a.creating", b"a").unwrap();
+            disk.rename("a.creating", "a").unwrap();
+            disk.sync_dir().unwrap();
+            disk.write_new("b.creating", b"b").unwrap();
+            disk.rename("b.creating", "b").unwrap();
+            disk.remove("a").unwrap();
+            let names = disk.power_loss(seed).file_names();
+            let allowed = [
+                vec!["a"],
+                vec!["a", "b.creating"],
+                vec!["a", "b"],
+                vec!["b"],
+            ];
+            assert!(
+                allowed.iter().any(|a| *a == names),
+                "seed {seed}: {names:?}"
+            );
+            seen.insert(names);
+        }
+        assert_eq!(seen.len(), 4, "every prefix occurs: {seen:?}");
     }
 }

@@ -44,28 +44,36 @@ pub fn read_log_file(path: &Path) -> Result<LogBytes> {
 }
 
 impl LogFile {
-    /// Opens the log of database `database_id`, creating it (its first record to be txn
-    /// `first_txn_id`) when `create` and it is missing.
-    pub fn open(
+    /// The bytes of a new log of database `database_id` whose first record will be txn
+    /// `first_txn_id`: the file header alone.
+    pub fn new_file(database_id: [u8; 16], first_txn_id: TxnId) -> [u8; LOG_HEADER_SIZE] {
+        LogHeader {
+            database_id,
+            first_txn_id,
+        }
+        .encode()
+    }
+
+    /// Creates a new log (see [`LogFile::new_file`]) in `storage`, whole or not at all,
+    /// and opens it. For tools and benchmarks that write a log without a database.
+    ///
+    /// Errors: [`Error::Io`]; those of [`LogFile::open`].
+    pub fn create(
         storage: &dyn Storage,
         database_id: [u8; 16],
         first_txn_id: TxnId,
-        create: bool,
     ) -> Result<LogFile> {
-        if !storage.exists(LOG_FILE_NAME)? {
-            let path = storage.dir().join(LOG_FILE_NAME);
-            if !create {
-                return Err(Error::corrupt(&path, None, "the commit log is missing"));
-            }
-            storage.create(
-                LOG_FILE_NAME,
-                &LogHeader {
-                    database_id,
-                    first_txn_id,
-                }
-                .encode(),
-            )?;
-        }
+        storage.create(LOG_FILE_NAME, &Self::new_file(database_id, first_txn_id))?;
+        Self::open(storage)
+    }
+
+    /// Opens the log in `storage`, whose directory lock the caller holds. Whether it
+    /// belongs to the same database as the page file is the caller's check (see
+    /// [`LogFile::header`]).
+    ///
+    /// Errors: [`Error::Io`] (not found) when it is missing; [`Error::Corrupt`] at offset
+    /// 0 when its header is short, damaged or not ours.
+    pub fn open(storage: &dyn Storage) -> Result<LogFile> {
         let io = storage.open_log(LOG_FILE_NAME)?;
         // Whatever reached the file is made durable before anything is built on it.
         io.sync()?;
@@ -73,13 +81,6 @@ impl LogFile {
         let bytes = io.read(len.min(LOG_HEADER_SIZE as u64))?;
         let header =
             LogHeader::decode(&bytes).map_err(|detail| Error::corrupt_log(io.path(), 0, detail))?;
-        if header.database_id != database_id {
-            return Err(Error::corrupt_log(
-                io.path(),
-                0,
-                "the log belongs to another database (database id differs)",
-            ));
-        }
         let state = SyncState {
             end: len,
             durable: len,

@@ -45,23 +45,15 @@ pub struct Opened {
 }
 
 impl Pager {
-    /// Opens (or, with `create`, creates) the page file in `storage`, locked.
-    pub fn open(storage: &dyn Storage, create: bool) -> Result<Opened> {
-        if !storage.exists(PAGE_FILE_NAME)? {
-            let path = storage.dir().join(PAGE_FILE_NAME);
-            if !create {
-                return Err(Error::io(
-                    &path,
-                    "open",
-                    std::io::ErrorKind::NotFound.into(),
-                ));
-            }
-            storage.create(PAGE_FILE_NAME, &new_database_file())?;
-        }
+    /// Opens the page file in `storage`, whose directory lock the caller holds.
+    ///
+    /// Errors: [`Error::Io`] (not found) when there is no page file; those of
+    /// [`Pager::from_io`].
+    pub fn open(storage: &dyn Storage) -> Result<Opened> {
         Self::from_io(storage.open_pages(PAGE_FILE_NAME)?)
     }
 
-    /// Opens a database on any backend whose file is already locked.
+    /// Opens a database on any backend whose directory lock the caller holds.
     pub fn from_io(io: Box<dyn PageIo>) -> Result<Opened> {
         let path = Arc::new(io.path().to_path_buf());
         let view = Arc::new(View::new(io.view(), path.clone(), None));
@@ -155,7 +147,8 @@ impl Pager {
     }
 }
 
-fn new_database_id() -> [u8; 16] {
+/// A fresh random database id.
+pub(crate) fn new_database_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     for half in id.chunks_mut(8) {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -171,9 +164,9 @@ fn new_database_id() -> [u8; 16] {
     id
 }
 
-/// The bytes of a new, empty database: the meta of txn 0 in both slots.
-fn new_database_file() -> Vec<u8> {
-    let meta = Meta {
+/// The meta of a new, empty database with id `database_id`.
+fn new_database_meta(database_id: [u8; 16]) -> Meta {
+    Meta {
         txn_id: 0,
         page_count: 2,
         default_root: PageRef::NONE,
@@ -182,10 +175,21 @@ fn new_database_file() -> Vec<u8> {
         freelist_head: PageRef::NONE,
         free_count: 0,
         next_keyspace_id: 1,
-        database_id: new_database_id(),
+        database_id,
         log_position: 0,
-    };
+    }
+}
+
+/// The bytes of a new, empty page file: the meta of txn 0 in both slots.
+pub(crate) fn new_database_file(database_id: [u8; 16]) -> Vec<u8> {
+    let meta = new_database_meta(database_id);
     [meta.encode(0), meta.encode(1)].concat()
+}
+
+/// Whether `bytes` are exactly the page file [`new_database_file`] makes for
+/// `database_id` (a creation cut short is finished only when they are).
+pub(crate) fn is_new_database_file(bytes: &[u8], database_id: [u8; 16]) -> bool {
+    bytes == new_database_file(database_id).as_slice()
 }
 
 /// The decision table for the two meta slots: the chosen meta and its slot.

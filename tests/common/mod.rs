@@ -356,6 +356,33 @@ pub fn log_file(dir: &Path) -> PathBuf {
     dir.join("northstar.log")
 }
 
+/// The lock file of the database in `dir`: what [`northstar::Error::Locked`] names.
+pub fn lock_file(dir: &Path) -> PathBuf {
+    dir.join("northstar.lock")
+}
+
+/// Every file in `dir` (recursively) with its contents, to check that a refused open
+/// changed nothing: no file added, removed or altered.
+pub fn directory_contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut contents = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read file");
+                contents.insert(path, bytes);
+            }
+        }
+    }
+    contents
+}
+
 /// Copies the page file and the commit log of a live database into a fresh directory:
 /// what a crash right now would leave if the operating system kept every write. The live
 /// database keeps running.

@@ -1,12 +1,15 @@
 //! Opening the database a command names.
 //!
 //! Invariants: a command that reads never creates a database; only `put` (and `demo`)
-//! create one. A path that is missing, is a file, or is a directory without a page file
-//! fails before the library is called, with a message that says which of these it is.
+//! create one. A path that is missing, is a file, or is a directory with neither a page
+//! file nor a log fails before the library is called, with a message that says which of
+//! these it is.
 //! Every failure to open maps to [`crate::failure::EXIT_CANNOT_OPEN`].
 
 use std::path::Path;
 
+use northstar::io::{DirectoryLock, LockMode, OsStorage, Storage};
+use northstar::log::LOG_FILE_NAME;
 use northstar::pager::{Opened, Pager, PAGE_FILE_NAME};
 use northstar::{Db, Options};
 
@@ -30,7 +33,7 @@ pub fn existing_or_new(path: &Path) -> Result<(Db, bool), Failure> {
     if path.is_file() {
         return Err(not_a_directory(path));
     }
-    let created = !path.join(PAGE_FILE_NAME).exists();
+    let created = !path.join(PAGE_FILE_NAME).exists() && !path.join(LOG_FILE_NAME).exists();
     let db = Db::open(path, Options::default()).map_err(|error| {
         let verb = if created { "create" } else { "open" };
         Failure::cannot_open(format!("cannot {verb} database: {error}"))
@@ -38,14 +41,37 @@ pub fn existing_or_new(path: &Path) -> Result<(Db, bool), Failure> {
     Ok((db, created))
 }
 
+/// A page file opened with the low-level pager, with the directory lock held.
+pub struct Pages {
+    /// The opened page file.
+    pub opened: Opened,
+    _lock: Box<dyn DirectoryLock>,
+}
+
+impl std::ops::Deref for Pages {
+    type Target = Opened;
+
+    fn deref(&self) -> &Opened {
+        &self.opened
+    }
+}
+
 /// Opens the page file of the existing database in `path` with the low-level pager, for
-/// tools that walk pages. Takes the same exclusive lock as [`Db::open`].
+/// tools that walk pages. Takes the same exclusive lock as [`Db::open`] first.
 ///
 /// Errors: as [`existing`].
-pub fn pages(path: &Path) -> Result<Opened, Failure> {
+pub fn pages(path: &Path) -> Result<Pages, Failure> {
     check_is_database_directory(path)?;
-    Pager::open(&northstar::io::OsStorage::new(path), false)
-        .map_err(|error| Failure::cannot_open(format!("cannot open database: {error}")))
+    let cannot_open = |error| Failure::cannot_open(format!("cannot open database: {error}"));
+    let storage = OsStorage::new(path);
+    let lock = storage
+        .lock(LockMode::Exclusive, false)
+        .map_err(cannot_open)?;
+    let opened = Pager::open(&storage).map_err(cannot_open)?;
+    Ok(Pages {
+        opened,
+        _lock: lock,
+    })
 }
 
 fn check_is_database_directory(path: &Path) -> Result<(), Failure> {
@@ -58,7 +84,8 @@ fn check_is_database_directory(path: &Path) -> Result<(), Failure> {
     if !path.is_dir() {
         return Err(not_a_directory(path));
     }
-    if !path.join(PAGE_FILE_NAME).exists() {
+    // A log without its page file goes to the library, which names what is missing.
+    if !path.join(PAGE_FILE_NAME).exists() && !path.join(LOG_FILE_NAME).exists() {
         return Err(Failure::cannot_open(format!(
             "cannot open database {shown}: the directory holds no {PAGE_FILE_NAME}, so it is not a NorthstarDB database"
         )));

@@ -410,6 +410,44 @@ fn validate_on_a_locked_database_exits_three() {
     assert!(stderr(&output).contains("locked"), "{}", stderr(&output));
 }
 
+/// Every file under `dir` with its bytes.
+fn directory_files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn put_into_a_database_whose_page_file_was_deleted_names_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let shown = path.to_str().unwrap();
+    assert_exit(&northstar(&["put", shown, "greeting", "hello"]), 0);
+    std::fs::remove_file(path.join("northstar.db")).unwrap();
+    let before = directory_files(&path);
+    for attempt in 0..2 {
+        let output = northstar(&["put", shown, "greeting", "again"]);
+        assert_exit(&output, 3);
+        let text = stderr(&output);
+        assert!(
+            text.contains("northstar.db") && text.contains("missing"),
+            "attempt {attempt}: {text}"
+        );
+        assert!(!text.contains("another database"), "{text}");
+        assert_eq!(directory_files(&path), before, "attempt {attempt}");
+    }
+    let output = northstar(&["get", shown, "greeting"]);
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("missing"), "{}", stderr(&output));
+}
+
 #[test]
 fn validate_warns_about_a_damaged_meta_page_and_still_exits_zero() {
     let dir = tempfile::tempdir().unwrap();

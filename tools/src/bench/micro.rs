@@ -29,7 +29,7 @@ const APPEND_DATABASE_ID: [u8; 16] = *b"northstar-bench!";
 
 /// `micro/page_read`.
 pub fn page_read(ctx: &Context) -> Fallible<Sample> {
-    let opened = Pager::open(&OsStorage::new(ctx.fixtures.loaded()?), false)?;
+    let opened = Pager::open(&OsStorage::new(ctx.fixtures.loaded()?))?;
     let view = opened.pager.view();
     let pages = tree_pages(&view, opened.meta.default_root)?;
     if pages.is_empty() {
@@ -65,7 +65,7 @@ fn tree_pages(view: &View, root: PageRef) -> Fallible<Vec<PageRef>> {
 /// `micro/record_append`.
 pub fn record_append(ctx: &Context) -> Fallible<Sample> {
     let dir = fixtures::temp_dir(&ctx.data_dir)?;
-    let log = LogFile::open(&OsStorage::new(dir.path()), APPEND_DATABASE_ID, 1, true)?;
+    let log = LogFile::create(&OsStorage::new(dir.path()), APPEND_DATABASE_ID, 1)?;
     let mut txn_id = 1;
     run_ops(&ctx.plan(200_000, 100), &Probe::none(), || {
         let mut builder = RecordBuilder::default();
