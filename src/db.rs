@@ -303,6 +303,12 @@ impl Db {
         self.committed.lock().meta.database_id
     }
 
+    /// Counters of the page cache: frames made by commits, written and retired by
+    /// checkpoints, discarded unwritten, and reads served from it.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.pager.cache_stats()
+    }
+
     /// Number of log fdatasyncs issued by this handle (to measure group commit).
     pub fn log_sync_count(&self) -> u64 {
         self.log.sync_count()
@@ -484,7 +490,8 @@ impl Db {
             self.checkpoint_locked(&mut slot)?;
         }
         let oldest_pinned = self.committed.lock().oldest_pinned();
-        slot.free.begin_txn(oldest_pinned);
+        slot.free
+            .begin_txn(oldest_pinned, |page_id| self.pager.discard_frame(page_id));
         Ok(WriteTxn::new(self, slot, replay_end))
     }
 
@@ -533,12 +540,14 @@ impl Db {
         if slot.head.txn_id == slot.checkpoint.txn_id {
             return Ok(());
         }
+        // The page file may claim only what the log holds durably.
         self.log.sync()?;
         self.publish(slot.head);
-        self.pager.sync()?;
+        slot.free.checkpoint_started(slot.head.txn_id);
         let plan = slot.free.plan_checkpoint();
         let written = (|| {
             self.pager.grow(slot.free.page_count())?;
+            let frames = self.pager.write_dirty()?;
             let freelist_head =
                 write_freelist(&self.pager, slot.head.txn_id, &plan.pages, &plan.ids)?;
             self.pager.sync()?;
@@ -550,10 +559,11 @@ impl Db {
             };
             let target = 1 - slot.checkpoint_slot;
             self.pager.write_meta(&meta, target)?;
-            Ok((meta, target))
+            Ok((meta, target, frames))
         })();
         match written {
-            Ok((meta, target)) => {
+            Ok((meta, target, frames)) => {
+                self.pager.retire(&frames);
                 slot.free.finish_checkpoint(meta.txn_id);
                 slot.head = meta;
                 slot.checkpoint = meta;

@@ -161,6 +161,15 @@ pub trait PageIo: Send + Sync {
     /// Writes one full page at `page_id`. Not durable until [`PageIo::sync`].
     fn write_page(&self, page_id: PageId, bytes: &[u8]) -> Result<()>;
 
+    /// Writes consecutive full pages starting at `first` (`bytes` is a multiple of a page)
+    /// with as few calls as the backend allows. Not durable until [`PageIo::sync`].
+    fn write_pages(&self, first: PageId, bytes: &[u8]) -> Result<()> {
+        for (index, page) in bytes.chunks(crate::PAGE_SIZE).enumerate() {
+            self.write_page(first + index as u64, page)?;
+        }
+        Ok(())
+    }
+
     /// Makes every write so far durable (fdatasync).
     fn sync(&self) -> Result<()>;
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use super::cache::{CacheStats, Frame, PageCache};
 use super::freelist::FreeState;
 use super::view::View;
 use crate::format::freelist;
@@ -21,6 +22,9 @@ use crate::io::{PageIo, Storage};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
+/// Most pages a checkpoint writes with one call (1 MiB).
+const WRITE_RUN_PAGES_MAX: usize = 64;
+
 /// Name of the page file inside a database directory.
 pub const PAGE_FILE_NAME: &str = "northstar.db";
 
@@ -29,6 +33,7 @@ pub struct Pager {
     io: Box<dyn PageIo>,
     path: Arc<PathBuf>,
     view: RwLock<Arc<View>>,
+    cache: Arc<PageCache>,
     poisoned: Mutex<Option<String>>,
 }
 
@@ -56,7 +61,8 @@ impl Pager {
     /// Opens a database on any backend whose directory lock the caller holds.
     pub fn from_io(io: Box<dyn PageIo>) -> Result<Opened> {
         let path = Arc::new(io.path().to_path_buf());
-        let view = Arc::new(View::new(io.view(), path.clone(), None));
+        let cache = Arc::new(PageCache::default());
+        let view = Arc::new(View::new(io.view(), path.clone(), None, cache.clone()));
         let (meta, slot) = choose_meta(&view)?;
         if view.page_count() < meta.page_count {
             return Err(Error::corrupt(
@@ -76,6 +82,7 @@ impl Pager {
             io,
             path,
             view: RwLock::new(view),
+            cache,
             poisoned: Mutex::new(None),
         };
         Ok(Opened {
@@ -114,10 +121,98 @@ impl Pager {
         }
         self.check_poisoned()?;
         self.io.grow(page_count)?;
+        Ok(Some(self.replace_view(|_| {})))
+    }
+
+    /// Makes a new current view over the file as it is now, linked from the old one, which
+    /// gets `on_old` applied first.
+    fn replace_view(&self, on_old: impl FnOnce(&View)) -> Arc<View> {
         let mut current = self.view.write();
-        let view = Arc::new(View::new(self.io.view(), self.path.clone(), Some(&current)));
+        on_old(&current);
+        let view = Arc::new(View::new(
+            self.io.view(),
+            self.path.clone(),
+            Some(&current),
+            self.cache.clone(),
+        ));
+        current.link_newer(view.clone());
         *current = view.clone();
-        Ok(Some(view))
+        view
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Adds the pages a committed txn wrote, as dirty frames (no I/O).
+    pub fn insert_frames(&self, frames: Vec<(PageId, Box<Frame>)>) {
+        let view = self.view.read();
+        for (page_id, _) in &frames {
+            view.set_cached(*page_id);
+        }
+        self.cache.insert(frames);
+    }
+
+    /// Pages a committed txn freed: a checkpoint no longer writes them.
+    pub fn forget_dirty(&self, page_ids: &[PageId]) {
+        self.cache.forget_dirty(page_ids);
+    }
+
+    /// Drops the frame of a page that became reusable (no snapshot can reach it).
+    pub fn discard_frame(&self, page_id: PageId) {
+        if self.cache.discard(page_id) {
+            self.view.read().clear_cached(page_id);
+        }
+    }
+
+    /// Writes every dirty frame to its page, in page-id order, adjacent pages in one write.
+    /// Not durable until [`Pager::sync`]. Returns what was written, for [`Pager::retire`].
+    pub fn write_dirty(&self) -> Result<Vec<(PageId, Arc<Frame>)>> {
+        self.check_poisoned()?;
+        let frames = self.cache.dirty_frames();
+        let view = self.view.read().clone();
+        let mut run: Vec<u8> = Vec::new();
+        let mut index = 0;
+        while index < frames.len() {
+            let first = frames[index].0;
+            let mut end = index + 1;
+            while end < frames.len()
+                && frames[end].0 == first + (end - index) as u64
+                && end - index < WRITE_RUN_PAGES_MAX
+            {
+                end += 1;
+            }
+            for (page_id, _) in &frames[index..end] {
+                view.forget(*page_id);
+            }
+            if end - index == 1 {
+                self.io.write_page(first, &frames[index].1 .0)?;
+            } else {
+                run.clear();
+                for (_, frame) in &frames[index..end] {
+                    run.extend_from_slice(&frame.0);
+                }
+                self.io.write_pages(first, &run)?;
+            }
+            index = end;
+        }
+        Ok(frames)
+    }
+
+    /// Retires frames a durable checkpoint wrote: readers read them from the file from now
+    /// on; readers that may still hold them keep them through their views.
+    pub fn retire(&self, written: &[(PageId, Arc<Frame>)]) {
+        let retired = self.cache.retire(written);
+        if retired.is_empty() {
+            return;
+        }
+        let view = self.replace_view(|old| old.keep_retired(retired));
+        for (page_id, _) in written {
+            if !self.cache.contains(*page_id) {
+                view.clear_cached(*page_id);
+            }
+        }
     }
 
     /// Writes a sealed page. The page must not be visible to any live snapshot.

@@ -5,9 +5,11 @@
 //! - Dropping it without `commit` undoes every allocation; nothing it wrote is reachable.
 //! - Every effective change is also recorded, in order, as an operation of the txn's
 //!   commit record, so replaying the record reproduces the txn.
-//! - Commit order: changed nodes are written (not synced), the commit record is appended
-//!   to the log, the writer slot is released, the log is synced (one sync may cover the
-//!   records of several committers), and only then do new readers see the txn.
+//! - Commit order: the commit record is appended to the log, the changed nodes become
+//!   dirty frames in the page cache (no page is written), the writer slot is released, the
+//!   log is synced (one sync may cover the records of several committers), and only then
+//!   do new readers see the txn. Overflow pages of large values are the exception: they
+//!   are written as the txn runs, to pages no checkpoint references.
 //! - After any failed operation the txn refuses to commit: a half-applied change is never
 //!   made durable.
 
@@ -466,7 +468,7 @@ impl<'db> WriteTxn<'db> {
         for (name, state) in changed {
             self.put_catalog(&name, state)?;
         }
-        self.tree.write_nodes()?;
+        let frames = self.tree.encode_nodes();
         let txn_id = self.tree.txn_id();
         let end = match self.replay_end {
             Some(end) => end,
@@ -475,7 +477,12 @@ impl<'db> WriteTxn<'db> {
                 .log
                 .append(&mut self.record, txn_id, &self.base.database_id)?,
         };
+        // The record is in the log: from here the txn is committed, and its pages live in
+        // the page cache until a checkpoint writes them.
         let pages_written = self.tree.pages_written();
+        let freed: Vec<_> = self.tree.free_state().txn_freed_pages().collect();
+        self.db.pager.forget_dirty(&freed);
+        self.db.pager.insert_frames(frames);
         let slot = self.tree.slot();
         let meta = Meta {
             txn_id,
