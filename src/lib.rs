@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod btree;
+mod checkpointer;
 mod db;
 mod directory;
 mod error;
@@ -42,6 +43,7 @@ pub mod pager;
 mod txn;
 
 pub use btree::{CheckReport, Cursor, Problem, Range, TreeStats, Value};
+pub use checkpointer::CheckpointStats;
 pub use db::{Db, RecoveryReport};
 pub use error::{Error, Result};
 pub use history::{replay, AsOfKeyspace, AsOfRange, AsOfTxn, Replayed};

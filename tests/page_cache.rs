@@ -146,3 +146,77 @@ fn readers_keep_exact_snapshots_while_checkpoints_retire_frames() {
     assert!(stats.retired > 0 && stats.hits > 0, "{stats:?}");
     assert!(db.check().unwrap().is_ok());
 }
+
+/// What a reopened image holds of a run that put `base` keys, then `c0`, `c1`, … one per
+/// txn: the number of those txns present, after checking they form a prefix.
+fn committed_prefix(db: &Db, base: u32) -> u32 {
+    let read = db.begin_read().unwrap();
+    for key in 0..base {
+        assert!(
+            read.get(format!("base{key:04}")).unwrap().is_some(),
+            "base key {key}"
+        );
+    }
+    let mut present = 0;
+    while read.get(format!("c{present}")).unwrap().is_some() {
+        present += 1;
+    }
+    let extra = read.prefix("c").unwrap().count() as u32;
+    assert_eq!(extra, present, "commits present form a prefix");
+    present
+}
+
+#[test]
+fn a_checkpoint_crashed_at_every_operation_while_commits_run_loses_no_acknowledged_commit() {
+    const BASE: u32 = 300;
+    const COMMITS: u32 = 30;
+    let mut images = 0;
+    for point in 0.. {
+        let disk = new_disk();
+        let db = Db::open_on(&disk, manual_checkpoints()).unwrap();
+        for chunk in 0..3 {
+            let mut txn = db.begin_write().unwrap();
+            for key in (chunk * BASE / 3)..((chunk + 1) * BASE / 3) {
+                txn.put(format!("base{key:04}"), [key as u8; 200]).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        disk.fail_operation(point, northstar::io::sim::FaultKind::Io, true);
+        let (acknowledged, attempted, checkpointed) = std::thread::scope(|scope| {
+            let checkpoint = scope.spawn(|| db.checkpoint().is_ok());
+            let mut acknowledged = 0;
+            let mut attempted = 0;
+            for n in 0..COMMITS {
+                attempted = n + 1;
+                let result = db.begin_write().and_then(|mut txn| {
+                    txn.put(format!("c{n}"), [1u8; 64])?;
+                    txn.commit()
+                });
+                if result.is_err() {
+                    break;
+                }
+                acknowledged = n + 1;
+            }
+            (acknowledged, attempted, checkpoint.join().unwrap())
+        });
+        if checkpointed && acknowledged == COMMITS {
+            // The fault came after everything: every point was covered.
+            assert!(images > 10, "only {images} images");
+            return;
+        }
+        for seed in 0..2 {
+            let image = disk.power_loss(point * 10 + seed);
+            let reopened = Db::open_on(&image, Options::default().create(false))
+                .unwrap_or_else(|e| panic!("point {point} seed {seed}: {e}"));
+            let present = committed_prefix(&reopened, BASE);
+            assert!(
+                (acknowledged..=attempted).contains(&present),
+                "point {point} seed {seed}: {present} commits present, \
+                 {acknowledged} acknowledged, {attempted} attempted"
+            );
+            assert!(reopened.check().unwrap().is_ok(), "point {point}");
+            images += 1;
+        }
+        drop(db);
+    }
+}

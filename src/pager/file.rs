@@ -166,12 +166,23 @@ impl Pager {
         }
     }
 
-    /// Writes every dirty frame to its page, in page-id order, adjacent pages in one write.
-    /// Not durable until [`Pager::sync`]. Returns what was written, for [`Pager::retire`].
-    pub fn write_dirty(&self) -> Result<Vec<(PageId, Arc<Frame>)>> {
+    /// The dirty frames, in page-id order: what a checkpoint of the newest txn writes.
+    pub fn dirty_frames(&self) -> Vec<(PageId, Arc<Frame>)> {
+        self.cache.dirty_frames()
+    }
+
+    /// Poisons the pager after `error` left the page file in a state no later write may
+    /// build on.
+    pub fn poison(&self, error: &Error) {
+        self.poisoned
+            .lock()
+            .get_or_insert_with(|| error.to_string());
+    }
+
+    /// Writes `frames` (in page-id order) to their pages, adjacent pages in one write. Not
+    /// durable until [`Pager::sync`].
+    pub fn write_frames(&self, frames: &[(PageId, Arc<Frame>)]) -> Result<()> {
         self.check_poisoned()?;
-        let frames = self.cache.dirty_frames();
-        let view = self.view.read().clone();
         let mut run: Vec<u8> = Vec::new();
         let mut index = 0;
         while index < frames.len() {
@@ -182,9 +193,6 @@ impl Pager {
                 && end - index < WRITE_RUN_PAGES_MAX
             {
                 end += 1;
-            }
-            for (page_id, _) in &frames[index..end] {
-                view.forget(*page_id);
             }
             if end - index == 1 {
                 self.io.write_page(first, &frames[index].1 .0)?;
@@ -197,7 +205,7 @@ impl Pager {
             }
             index = end;
         }
-        Ok(frames)
+        Ok(())
     }
 
     /// Retires frames a durable checkpoint wrote: readers read them from the file from now
@@ -209,6 +217,8 @@ impl Pager {
         }
         let view = self.replace_view(|old| old.keep_retired(retired));
         for (page_id, _) in written {
+            // The file's bytes of the page are new: check them again on first read.
+            view.forget(*page_id);
             if !self.cache.contains(*page_id) {
                 view.clear_cached(*page_id);
             }

@@ -76,7 +76,7 @@ impl<'db> WriteTxn<'db> {
         let base = slot.head;
         WriteTxn {
             db,
-            tree: TreeWriter::new(&db.pager, slot, base.txn_id + 1),
+            tree: TreeWriter::new(&db.shared.pager, slot, base.txn_id + 1),
             base,
             default: KeyspaceState {
                 id: 0,
@@ -442,11 +442,11 @@ impl<'db> WriteTxn<'db> {
         // Release the writer slot before waiting for the sync, so the next writer can
         // append its record and share the sync.
         drop(self);
-        if !replaying && db.options.durability == Durability::Immediate {
-            db.log.wait_durable(end)?;
+        if !replaying && db.shared.options.durability == Durability::Immediate {
+            db.shared.log.wait_durable(end)?;
         }
-        db.publish(meta);
-        if db.options.verify_every_commit {
+        db.shared.publish(meta);
+        if db.shared.options.verify_every_commit {
             let report = db.check()?;
             assert!(
                 report.is_ok(),
@@ -474,6 +474,7 @@ impl<'db> WriteTxn<'db> {
             Some(end) => end,
             None => self
                 .db
+                .shared
                 .log
                 .append(&mut self.record, txn_id, &self.base.database_id)?,
         };
@@ -481,8 +482,8 @@ impl<'db> WriteTxn<'db> {
         // the page cache until a checkpoint writes them.
         let pages_written = self.tree.pages_written();
         let freed: Vec<_> = self.tree.free_state().txn_freed_pages().collect();
-        self.db.pager.forget_dirty(&freed);
-        self.db.pager.insert_frames(frames);
+        self.db.shared.pager.forget_dirty(&freed);
+        self.db.shared.pager.insert_frames(frames);
         let slot = self.tree.slot();
         let meta = Meta {
             txn_id,
