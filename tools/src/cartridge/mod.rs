@@ -10,6 +10,7 @@
 //! rebuild. Building needs no open database: only the log is read, so it runs beside a
 //! process that has the database open.
 
+pub mod demo;
 mod query;
 mod report;
 
