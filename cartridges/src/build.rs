@@ -25,7 +25,7 @@ use crate::kinds::extractor::{valid_name, Extractor};
 use crate::kinds::tasks::PendingTasks;
 use crate::kinds::{key_history, state};
 use crate::map::{Cartridge, TableId};
-use crate::sort::{merge, Sorter, MEMORY_BUDGET_DEFAULT};
+use crate::sort::{Sorter, MEMORY_BUDGET_DEFAULT};
 use crate::source::{encode_keyspaces, Change, LogSource, Position};
 use crate::write::{write_cartridge, HeaderFields, TableWriter};
 
@@ -101,6 +101,10 @@ pub struct BuildOptions {
     pub memory_budget: usize,
     /// Draw a progress bar for long builds when stderr is a terminal.
     pub progress: bool,
+    /// How a catch-up should work: `None` picks whichever reads less of the log; a
+    /// merge is only done when the old cartridge allows it (same database, recipe and
+    /// log), whatever is asked.
+    pub catch_up_method: Option<Method>,
 }
 
 impl Default for BuildOptions {
@@ -109,6 +113,7 @@ impl Default for BuildOptions {
             up_to: None,
             memory_budget: MEMORY_BUDGET_DEFAULT,
             progress: false,
+            catch_up_method: None,
         }
     }
 }
@@ -283,7 +288,10 @@ pub fn catch_up_at(
         && old.kind_name() == recipe.name()
         && old.params_hash() == recipe.params_hash()
         && options.up_to.is_none_or(|up_to| up_to >= start.txn)
-        && log.len().saturating_sub(start.log_offset) < start.log_offset
+        && match options.catch_up_method {
+            Some(method) => method == Method::Merge,
+            None => log.len().saturating_sub(start.log_offset) < start.log_offset,
+        }
         && log.check_position(old.path(), &start).is_ok();
     if !mergeable {
         return build_at(log, path, recipe, options);
@@ -296,8 +304,7 @@ pub fn catch_up_at(
         None => {
             let (sorter, drops, position) =
                 sort_changes(log, &start, recipe, options, dir, &ProgressBar::hidden())?;
-            let stream = merge(old.stream(TableId::Index), sorter.finish()?);
-            key_history::write_table(stream, &drops, index)?;
+            key_history::write_merged(old.table(TableId::Index), sorter.finish()?, &drops, index)?;
             position
         }
         Some(extractor) => {

@@ -278,17 +278,9 @@ impl Cartridge {
         let table = self.table(id);
         Box::new((0..table.group_count()).flat_map(move |group| {
             let name = table.group_name(group);
-            table.group_range(group).map(move |index| {
-                let entry = table.entry(index);
-                Ok(Entry {
-                    group: name.to_vec(),
-                    key: entry.key.to_vec(),
-                    seq: entry.seq,
-                    ordinal: 0,
-                    value: entry.value.to_vec(),
-                    tombstone: entry.tombstone,
-                })
-            })
+            table
+                .group_range(group)
+                .map(move |index| Ok(Entry::from_ref(name, table.entry(index))))
         }))
     }
 

@@ -25,7 +25,7 @@ use crate::format::layout::{
     KIND_NAME_SIZE, MAGIC, READER_VERSION_MIN, SECTIONS, SECTION_ALIGN, SECTION_COUNT,
     SECTION_ENTRY_SIZE,
 };
-use crate::format::params_hash;
+use crate::format::{params_hash, EntryRef};
 use crate::sort::flush_file;
 
 /// A section's bytes, in memory or spilled to a temporary file.
@@ -132,10 +132,24 @@ impl<'d> TableWriter<'d> {
     ///
     /// Errors: [`CartridgeError::Io`] writing the temporary files.
     pub fn push(&mut self, entry: &Entry) -> Result<()> {
+        let view = EntryRef {
+            key: &entry.key,
+            seq: entry.seq,
+            value: &entry.value,
+            tombstone: entry.tombstone,
+        };
+        self.push_ref(&entry.group, view)
+    }
+
+    /// Appends `entry` of group `group` as [`TableWriter::push`] does, without
+    /// allocating (once the writer has seen entries as long).
+    ///
+    /// Errors: [`CartridgeError::Io`] writing the temporary files.
+    pub fn push_ref(&mut self, group: &[u8], entry: EntryRef<'_>) -> Result<()> {
         if let Some(last) = &self.last {
-            let previous = (&last.group, &last.key, last.seq, &last.value);
+            let previous = (&last.group[..], &last.key[..], last.seq, &last.value[..]);
             assert!(
-                previous < (&entry.group, &entry.key, entry.seq, &entry.value),
+                previous < (group, entry.key, entry.seq, entry.value),
                 "table entries must be pushed in strictly increasing order"
             );
         }
@@ -143,22 +157,19 @@ impl<'d> TableWriter<'d> {
             !entry.tombstone || entry.value.is_empty(),
             "tombstones carry no value"
         );
-        let new_group = self
-            .last
-            .as_ref()
-            .is_none_or(|last| last.group != entry.group);
+        let new_group = self.last.as_ref().is_none_or(|last| last.group != group);
         if new_group {
             self.groups.push(GroupSlot {
                 name_offset: U64::new(self.names.len() as u64),
-                name_len: U32::new(entry.group.len() as u32),
+                name_len: U32::new(group.len() as u32),
                 reserved: U32::new(0),
                 entry_first: U64::new(self.entry_count),
                 entry_count: U64::new(0),
             });
-            self.names.extend_from_slice(&entry.group);
+            self.names.extend_from_slice(group);
         }
-        let group = self.groups.last_mut().expect("a group was started");
-        group.entry_count = U64::new(group.entry_count.get() + 1);
+        let slot_group = self.groups.last_mut().expect("a group was started");
+        slot_group.entry_count = U64::new(slot_group.entry_count.get() + 1);
         let slot = EntrySlot {
             data_offset: U64::new(self.data.len),
             seq: U64::new(entry.seq),
@@ -168,13 +179,19 @@ impl<'d> TableWriter<'d> {
             reserved: U32::new(0),
         };
         self.entries.write(self.dir, slot.as_bytes())?;
-        self.data.write(self.dir, &entry.key)?;
-        self.data.write(self.dir, &entry.value)?;
+        self.data.write(self.dir, entry.key)?;
+        self.data.write(self.dir, entry.value)?;
         self.entry_count += 1;
-        match &mut self.last {
-            Some(last) => last.clone_from(entry),
-            None => self.last = Some(entry.clone()),
+        let last = self.last.get_or_insert_with(Entry::default);
+        for (buffer, bytes) in [
+            (&mut last.group, group),
+            (&mut last.key, entry.key),
+            (&mut last.value, entry.value),
+        ] {
+            buffer.clear();
+            buffer.extend_from_slice(bytes);
         }
+        last.seq = entry.seq;
         Ok(())
     }
 

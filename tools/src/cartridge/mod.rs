@@ -123,6 +123,7 @@ fn build(args: &BuildArgs, catch_up: bool) -> Outcome {
         up_to: args.up_to,
         memory_budget: args.memory_mib.max(1) << 20,
         progress: !args.json,
+        ..BuildOptions::default()
     };
     let report = if catch_up {
         let (shelf, built) = Shelf::open(&args.path, recipe, &options).map_err(failure)?;
