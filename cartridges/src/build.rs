@@ -168,6 +168,33 @@ fn check_recipe(recipe: &Recipe) -> Result<()> {
 /// Errors: [`CartridgeError::InvalidParams`] for a bad name or a target past the log's
 /// end; [`CartridgeError::LogMismatch`] when the log does not start at txn 1;
 /// [`CartridgeError::Log`] for a damaged log; [`CartridgeError::Io`] writing.
+///
+/// ```
+/// use northstar::{Db, Options};
+/// use northstar_cartridges::{build_at, catch_up_at, BuildOptions, Cartridge, LogSource, Method, Recipe};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// for round in 0..10u32 {
+///     let mut txn = db.begin_write()?;
+///     txn.put(round.to_be_bytes(), b"v")?;
+///     txn.commit()?;
+/// }
+/// let log = LogSource::open(dir.path())?;
+/// let path = dir.path().join("history.cart");
+/// let up_to_8 = BuildOptions { up_to: Some(8), ..BuildOptions::default() };
+/// build_at(&log, &path, &Recipe::KeyHistory, &up_to_8)?;
+/// let old = Cartridge::open(&path)?;
+/// assert_eq!(old.txn_to(), 8);
+///
+/// // Two newer txns: merged into a new cartridge, equal to a full build byte for byte.
+/// let report = catch_up_at(&old, &log, &path, &Recipe::KeyHistory, &BuildOptions::default())?;
+/// assert_eq!((report.txn_to, report.method), (10, Method::Merge));
+/// let full = dir.path().join("full.cart");
+/// build_at(&log, &full, &Recipe::KeyHistory, &BuildOptions::default())?;
+/// assert_eq!(std::fs::read(&path)?, std::fs::read(&full)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn build_at(
     log: &LogSource,
     path: &Path,
@@ -274,7 +301,7 @@ fn collect(
 /// is smaller than the log before it and `old` matches the recipe and the log, else by a
 /// full build.
 ///
-/// Errors: those of [`build_at`].
+/// Errors: those of [`build_at`]. See [`build_at`] for an example.
 pub fn catch_up_at(
     old: &Cartridge,
     log: &LogSource,

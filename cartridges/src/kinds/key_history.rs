@@ -305,6 +305,29 @@ impl<'c> KeyHistoryNow<'c> {
     /// Folds the records of `log` after the cartridge into memory.
     ///
     /// Errors: those of [`Delta::load`].
+    ///
+    /// ```
+    /// use northstar::{Db, Options};
+    /// use northstar_cartridges::{BuildOptions, KeyHistory, KeyHistoryNow, LogSource, Recipe, Shelf};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put(b"k", b"old")?;
+    /// txn.commit()?;
+    /// let (shelf, _) = Shelf::open(dir.path(), Recipe::KeyHistory, &BuildOptions::default())?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put(b"k", b"new")?;
+    /// txn.commit()?;
+    ///
+    /// let cartridge = shelf.current();
+    /// let history = KeyHistory::new(&cartridge)?;
+    /// assert_eq!(history.get_at(b"", b"k", 1)?, Some(&b"old"[..]));
+    /// assert!(history.get_at(b"", b"k", 2).is_err(), "txn 2 is past the cartridge");
+    /// let now = KeyHistoryNow::load(history, &LogSource::open(dir.path())?)?;
+    /// assert_eq!(now.get(b"", b"k")?.as_deref(), Some(&b"new"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(base: KeyHistory<'c>, log: &LogSource) -> Result<KeyHistoryNow<'c>> {
         let delta = Delta::load(base.cartridge, log, None, |_| true)?;
         Ok(KeyHistoryNow { base, delta })
