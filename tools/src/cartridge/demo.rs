@@ -17,7 +17,8 @@ use northstar_cartridges::{
     StateIndex, TaskQueue,
 };
 
-use super::{failure, report_line};
+use super::build::report_line;
+use super::command::failure;
 use crate::demo::{expect, Tour};
 use crate::failure::{Failure, Outcome};
 

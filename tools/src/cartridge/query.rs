@@ -12,7 +12,7 @@ use northstar_cartridges::{
 };
 use serde_json::{json, Value};
 
-use super::{failure, KindArg};
+use super::command::{failure, KindArg};
 use crate::bytes::{self, Encoding};
 use crate::failure::{Failure, Outcome};
 use crate::input;

@@ -11,7 +11,7 @@ use northstar_cartridges::{
 };
 use serde_json::{json, Value};
 
-use super::{failure, resolve, KindArg};
+use super::command::{failure, resolve, KindArg};
 use crate::failure::{Failure, Outcome};
 
 /// Arguments of `cartridge list`.
