@@ -302,10 +302,32 @@ fn as_of_reads(c: &mut Criterion) {
     group.finish();
 }
 
+/// Whether a benchmark group runs: no filter on the command line, or a filter naming it
+/// (`cargo bench ... -- tasks` builds only the task database). The fixtures are big, so
+/// they are built only for the groups that run.
+fn selected(groups: &[&str]) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    filters.is_empty()
+        || filters.iter().any(|filter| {
+            groups
+                .iter()
+                .any(|group| filter.contains(group) || group.contains(filter.as_str()))
+        })
+}
+
 fn main() {
     let mut c = criterion();
-    build_and_catch_up(&mut c);
-    task_lookup(&mut c);
-    as_of_reads(&mut c);
+    if selected(&["build", "catch_up"]) {
+        build_and_catch_up(&mut c);
+    }
+    if selected(&["tasks"]) {
+        task_lookup(&mut c);
+    }
+    if selected(&["as_of"]) {
+        as_of_reads(&mut c);
+    }
     c.final_summary();
 }
