@@ -96,3 +96,29 @@ fn the_shelf_rebuilds_damaged_cartridges_and_changed_parameters() {
     let (_, built) = Shelf::open(dir.path(), four, &options).unwrap();
     assert!(built.is_some(), "damaged: rebuilt");
 }
+
+#[test]
+fn an_empty_database_builds_empty_cartridges_of_every_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open(dir.path());
+    let recipes = [
+        Recipe::KeyHistory,
+        Recipe::PendingTasks(northstar_cartridges::tasks::PendingTasks::default()),
+        Recipe::Extractor(Arc::new(WordIndex::new(None, 2))),
+    ];
+    for recipe in recipes {
+        let (shelf, built) = Shelf::open(dir.path(), recipe, &BuildOptions::default()).unwrap();
+        assert_eq!(built.unwrap().entry_count, 0);
+        let cartridge = shelf.current();
+        assert_eq!((cartridge.txn_from(), cartridge.txn_to()), (1, 0));
+        if cartridge.kind() == northstar_cartridges::format::Kind::KeyHistory {
+            let history = northstar_cartridges::KeyHistory::new(&cartridge).unwrap();
+            assert_eq!(history.get_at(b"", b"k", 0).unwrap(), None);
+        }
+    }
+    let mut txn = db.begin_write().unwrap();
+    txn.put(b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    let (shelf, _) = Shelf::open(dir.path(), Recipe::KeyHistory, &BuildOptions::default()).unwrap();
+    assert_eq!(shelf.catch_up(&BuildOptions::default()).unwrap().txn_to, 1);
+}
