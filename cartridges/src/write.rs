@@ -7,9 +7,10 @@
 //! - Memory stays bounded: entry slots and data go to temporary files as they come; only
 //!   the group slots and names (one per keyspace or type) are held.
 //! - A cartridge appears at its path complete or not at all: it is written to a temporary
-//!   file in the same directory, synced, renamed over the path, and the directory synced.
+//!   file of its own in the same directory (`.<name>.cart.<random>.tmp`), synced, renamed
+//!   over the path, and the directory synced.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::Path;
 
@@ -284,14 +285,15 @@ pub fn write_cartridge(
     let header = header(fields, file_size, crc32c::crc32c(&table));
     let dir = path.parent().expect("a cartridge path has a directory");
     let name = path.file_name().expect("a cartridge path has a file name");
-    let temporary = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    // A name of its own per build: two builders of one cartridge never write one file,
+    // and a failed build removes its file when `temporary` drops.
+    let temporary = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| CartridgeError::io(dir, "create a temporary cartridge in", e))?;
+    let (file, temporary) = temporary.into_parts();
     let io = |op: &str, e| CartridgeError::io(&temporary, op, e);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temporary)
-        .map_err(|e| io("create", e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(header.as_bytes())
         .map_err(|e| io("write", e))?;
@@ -315,8 +317,9 @@ pub fn write_cartridge(
     let file = flush_file(out, &temporary, "write")?;
     file.sync_all().map_err(|e| io("sync", e))?;
     drop(file);
-    std::fs::rename(&temporary, path)
-        .map_err(|e| CartridgeError::io(path, "rename the new cartridge into place at", e))?;
+    temporary
+        .persist(path)
+        .map_err(|e| CartridgeError::io(path, "rename the new cartridge into place at", e.error))?;
     sync_dir(dir)?;
     Ok(file_size)
 }
