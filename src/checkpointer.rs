@@ -87,7 +87,6 @@ struct Captured {
     page_count: u64,
     target_slot: PageId,
     commits: u64,
-    pages: u64,
     started: Instant,
 }
 
@@ -123,7 +122,9 @@ impl Shared {
             .head
             .log_position
             .saturating_sub(slot.checkpoint.log_position);
-        let written = log_bytes + slot.pages_written_since_checkpoint * PAGE_SIZE as u64;
+        // Pages still waiting in the cache, not every page copied: most are written and
+        // freed again between two checkpoints and never reach the disk.
+        let written = log_bytes + self.pager.dirty_count() * PAGE_SIZE as u64;
         slot.head.txn_id != slot.checkpoint.txn_id
             && (slot.commits_since_checkpoint >= self.options.checkpoint_commits
                 || written >= self.options.checkpoint_bytes
@@ -154,7 +155,6 @@ impl Shared {
             page_count: slot.free.page_count(),
             target_slot: 1 - slot.checkpoint_slot,
             commits: slot.commits_since_checkpoint,
-            pages: slot.pages_written_since_checkpoint,
             started,
         }))
     }
@@ -208,8 +208,6 @@ impl Shared {
         slot.checkpoint = meta;
         slot.checkpoint_slot = captured.target_slot;
         slot.commits_since_checkpoint -= captured.commits.min(slot.commits_since_checkpoint);
-        slot.pages_written_since_checkpoint -=
-            captured.pages.min(slot.pages_written_since_checkpoint);
         slot.checkpoint_time = Instant::now();
         let pages = (captured.frames.len() + captured.plan.pages.len()) as u64;
         let mut stats = self.checkpoints.stats.lock();

@@ -164,7 +164,6 @@ impl Db {
             checkpoint: meta,
             checkpoint_slot: opened.slot,
             commits_since_checkpoint: 0,
-            pages_written_since_checkpoint: 0,
             checkpoint_time: Instant::now(),
         };
         let shared = Shared {
@@ -512,7 +511,7 @@ impl Db {
         if replay_end.is_none() && self.shared.checkpoint_due(&slot) {
             if !self.shared.options.background_checkpoints {
                 self.shared.checkpoint_holding_slot(&mut slot)?;
-            } else if self.shared.pager.cache_stats().dirty < self.shared.options.dirty_pages_max {
+            } else if self.shared.pager.dirty_count() < self.shared.options.dirty_pages_max {
                 self.shared.checkpoints.nudge();
             } else {
                 // The checkpointer fell behind: this writer waits for one to finish.

@@ -31,7 +31,6 @@ pub struct TreeWriter<'db> {
     dirty: FxHashMap<PageId, Node>,
     slot: MutexGuard<'db, WriterState>,
     txn_id: TxnId,
-    pages_written: u64,
 }
 
 impl<'db> TreeWriter<'db> {
@@ -47,7 +46,6 @@ impl<'db> TreeWriter<'db> {
             dirty: FxHashMap::default(),
             slot,
             txn_id,
-            pages_written: 0,
         }
     }
 
@@ -154,7 +152,6 @@ impl<'db> TreeWriter<'db> {
             let page_id = first_page + index as u64;
             overflow::encode(&mut page, page_id, self.txn_id, chunk);
             self.pager.write_page(page_id, &page)?;
-            self.pages_written += 1;
         }
         if value.is_empty() {
             overflow::encode(&mut page, first_page, self.txn_id, &[]);
@@ -402,12 +399,6 @@ impl<'db> TreeWriter<'db> {
             self.dirty[&page_id].encode(&mut frame.0, page_id, self.txn_id);
             frames.push((page_id, frame));
         }
-        self.pages_written += frames.len() as u64;
         frames
-    }
-
-    /// Pages written by the txn so far (nodes and overflow pages).
-    pub fn pages_written(&self) -> u64 {
-        self.pages_written
     }
 }

@@ -151,6 +151,34 @@ impl PageIo for MmapIo {
             })
     }
 
+    fn write_back(&self, first: PageId, count: u64, previous: Option<(PageId, u64)>) {
+        use std::os::fd::AsRawFd;
+        let range = |first: PageId, count: u64| {
+            (
+                (first * PAGE_SIZE as u64) as libc::off64_t,
+                (count * PAGE_SIZE as u64) as libc::off64_t,
+            )
+        };
+        let fd = self.file.as_raw_fd();
+        // Failures only lose the smoothing: the checkpoint's fdatasync still decides.
+        // SAFETY: plain system calls on a file descriptor this backend owns.
+        unsafe {
+            let (offset, len) = range(first, count);
+            libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE);
+            if let Some((first, count)) = previous {
+                let (offset, len) = range(first, count);
+                libc::sync_file_range(
+                    fd,
+                    offset,
+                    len,
+                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                );
+            }
+        }
+    }
+
     fn sync(&self) -> Result<()> {
         self.file
             .sync_data()

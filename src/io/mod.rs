@@ -172,4 +172,10 @@ pub trait PageIo: Send + Sync {
 
     /// Makes every write so far durable (fdatasync).
     fn sync(&self) -> Result<()>;
+
+    /// Starts writing pages `first..first + count` back to the device without waiting,
+    /// and waits for the writeback started by the previous call to finish, so a large
+    /// checkpoint keeps only a bounded amount of writeback queued ahead of the log's syncs.
+    /// Durability still comes only from [`PageIo::sync`]. The default does nothing.
+    fn write_back(&self, _first: PageId, _count: u64, _previous: Option<(PageId, u64)>) {}
 }

@@ -147,6 +147,11 @@ impl PageCache {
         removed
     }
 
+    /// Dirty frames now.
+    pub fn dirty_count(&self) -> u64 {
+        self.dirty.lock().len() as u64
+    }
+
     /// Whether `page_id` has a frame.
     pub fn contains(&self, page_id: PageId) -> bool {
         self.frames.read().contains_key(&page_id)

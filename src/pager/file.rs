@@ -25,6 +25,9 @@ use crate::{Error, PageId, Result};
 /// Most pages a checkpoint writes with one call (1 MiB).
 const WRITE_RUN_PAGES_MAX: usize = 64;
 
+/// Pages a checkpoint writes between two writeback hints (1 MiB).
+const WRITE_BACK_PAGES: u64 = 64;
+
 /// Name of the page file inside a database directory.
 pub const PAGE_FILE_NAME: &str = "northstar.db";
 
@@ -140,6 +143,11 @@ impl Pager {
         view
     }
 
+    /// Pages changed since the last checkpoint that it has not written yet.
+    pub fn dirty_count(&self) -> u64 {
+        self.cache.dirty_count()
+    }
+
     /// The cache's counters.
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
@@ -185,6 +193,11 @@ impl Pager {
         self.check_poisoned()?;
         let mut run: Vec<u8> = Vec::new();
         let mut index = 0;
+        // Writeback is started every `WRITE_BACK_PAGES` pages and the previous batch waited
+        // for, so the device never holds more than two batches of this checkpoint ahead of
+        // a commit's log sync.
+        let mut batch: Option<(PageId, PageId)> = None;
+        let mut previous: Option<(PageId, u64)> = None;
         while index < frames.len() {
             let first = frames[index].0;
             let mut end = index + 1;
@@ -202,6 +215,15 @@ impl Pager {
                     run.extend_from_slice(&frame.0);
                 }
                 self.io.write_pages(first, &run)?;
+            }
+            let last = frames[end - 1].0;
+            let (batch_first, _) = *batch.get_or_insert((first, last));
+            batch = Some((batch_first, last));
+            if last + 1 - batch_first >= WRITE_BACK_PAGES {
+                let count = last + 1 - batch_first;
+                self.io.write_back(batch_first, count, previous);
+                previous = Some((batch_first, count));
+                batch = None;
             }
             index = end;
         }

@@ -480,7 +480,6 @@ impl<'db> WriteTxn<'db> {
         };
         // The record is in the log: from here the txn is committed, and its pages live in
         // the page cache until a checkpoint writes them.
-        let pages_written = self.tree.pages_written();
         let freed: Vec<_> = self.tree.free_state().txn_freed_pages().collect();
         self.db.shared.pager.forget_dirty(&freed);
         self.db.shared.pager.insert_frames(frames);
@@ -500,7 +499,6 @@ impl<'db> WriteTxn<'db> {
         slot.free.commit_txn(txn_id);
         slot.head = meta;
         slot.commits_since_checkpoint += 1;
-        slot.pages_written_since_checkpoint += pages_written;
         Ok((meta, end))
     }
 
