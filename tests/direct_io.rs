@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use common::{directory_contents, Rng};
+use common::{directory_contents, Model, Rng};
 use northstar::{Db, Error, IoMode, Options};
 
 /// Direct I/O with a cache of 16 pages (256 KiB): nearly every read misses.
@@ -34,8 +33,6 @@ fn direct_io_here(test: &str) -> Option<tempfile::TempDir> {
         Err(error) => panic!("{test}: {error}"),
     }
 }
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn read_all(db: &Db) -> Model {
     let read = db.begin_read().unwrap();
@@ -63,15 +60,7 @@ fn direct_io_through_a_tiny_cache_matches_the_model_across_checkpoints_and_reope
         for _ in 0..40 {
             let mut txn = db.begin_write().unwrap();
             for _ in 0..50 {
-                let key = (rng.below(3_000) as u32).to_be_bytes().to_vec();
-                if rng.below(5) == 0 {
-                    txn.delete(&key).unwrap();
-                    model.remove(&key);
-                } else {
-                    let value = vec![rng.below(256) as u8; 1 + rng.below(600) as usize];
-                    txn.put(&key, &value).unwrap();
-                    model.insert(key, value);
-                }
+                common::random_put_or_delete(&mut txn, &mut model, &mut rng, 3_000, 600, 5);
             }
             txn.commit().unwrap();
             if rng.below(8) == 0 {

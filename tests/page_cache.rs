@@ -120,15 +120,7 @@ fn readers_keep_exact_snapshots_while_checkpoints_retire_frames() {
         for _ in 0..300 {
             let mut txn = db.begin_write().unwrap();
             for _ in 0..1 + rng.below(20) {
-                let key = (rng.below(400) as u32).to_be_bytes().to_vec();
-                if rng.below(4) == 0 {
-                    txn.delete(&key).unwrap();
-                    model.remove(&key);
-                } else {
-                    let value = vec![rng.below(256) as u8; 1 + rng.below(300) as usize];
-                    txn.put(&key, &value).unwrap();
-                    model.insert(key, value);
-                }
+                common::random_put_or_delete(&mut txn, &mut model, &mut rng, 400, 300, 4);
             }
             // Every txn changes something, so txn ids advance one by one.
             let counter = (states.read().unwrap().len() as u64).to_le_bytes().to_vec();
