@@ -61,6 +61,9 @@ fn main() {
         let mut out = Recorder::new(kind.flag_name(), plan);
         match kind {
             EngineKind::Northstar => workloads::run::<northstar::Northstar>(&plan, &mut out),
+            EngineKind::NorthstarDirect => {
+                workloads::run::<northstar::NorthstarDirect>(&plan, &mut out)
+            }
             EngineKind::Redb => workloads::run::<redb::Redb>(&plan, &mut out),
             EngineKind::Lmdb => workloads::run::<lmdb::Lmdb>(&plan, &mut out),
             EngineKind::Sqlite => workloads::run::<sqlite::Sqlite>(&plan, &mut out),

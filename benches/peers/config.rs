@@ -101,7 +101,7 @@ fn parse_engines(list: &str) -> Vec<EngineKind> {
         .filter(|name| !name.trim().is_empty())
         .map(|name| {
             EngineKind::from_flag_name(name).unwrap_or_else(|| {
-                panic!("--engines: unknown engine {name:?} (known: northstar, redb, lmdb, sqlite)")
+                panic!("--engines: unknown engine {name:?} (known: northstar, northstar-direct, redb, lmdb, sqlite)")
             })
         })
         .collect();

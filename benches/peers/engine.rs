@@ -60,6 +60,8 @@ pub trait Engine: Sized + Sync {
 pub enum EngineKind {
     /// NorthstarDB, the engine the others are compared with.
     Northstar,
+    /// NorthstarDB with direct I/O and its own page cache.
+    NorthstarDirect,
     /// redb.
     Redb,
     /// LMDB through heed.
@@ -70,8 +72,9 @@ pub enum EngineKind {
 
 impl EngineKind {
     /// Every engine, in table order.
-    pub const ALL: [EngineKind; 4] = [
+    pub const ALL: [EngineKind; 5] = [
         EngineKind::Northstar,
+        EngineKind::NorthstarDirect,
         EngineKind::Redb,
         EngineKind::Lmdb,
         EngineKind::Sqlite,
@@ -81,6 +84,7 @@ impl EngineKind {
     pub fn flag_name(self) -> &'static str {
         match self {
             EngineKind::Northstar => "northstar",
+            EngineKind::NorthstarDirect => "northstar-direct",
             EngineKind::Redb => "redb",
             EngineKind::Lmdb => "lmdb",
             EngineKind::Sqlite => "sqlite",
@@ -91,6 +95,7 @@ impl EngineKind {
     pub fn title(self) -> &'static str {
         match self {
             EngineKind::Northstar => "NorthstarDB",
+            EngineKind::NorthstarDirect => "NorthstarDB (direct I/O)",
             EngineKind::Redb => "redb",
             EngineKind::Lmdb => "LMDB",
             EngineKind::Sqlite => "SQLite",
