@@ -25,5 +25,7 @@ pub mod result;
 pub mod runner;
 pub mod schema;
 pub mod suite;
+pub mod task_queue;
+pub mod tasks;
 pub mod units;
 pub mod workloads;

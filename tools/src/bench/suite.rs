@@ -14,7 +14,7 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, micro, workloads};
+use super::{hardening, micro, task_queue, workloads};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,6 +139,20 @@ pub const BENCHES: &[Bench] = &[
         critical: true,
         summary: "open replaying 1,000 un-checkpointed single-put commits",
         run: workloads::recovery_replay,
+    },
+    Bench {
+        name: "macro/task_queue/claims_8_agents",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "durable claim (check and set) of the oldest pending task of a type, 8 agents, each then completing it",
+        run: task_queue::claims_8_agents,
+    },
+    Bench {
+        name: "macro/task_queue/claims_8_agents_long_snapshot",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same claims with one read txn held open throughout; ratio to a phase without it",
+        run: task_queue::claims_8_agents_long_snapshot,
     },
     Bench {
         name: "hardening/validate",

@@ -55,3 +55,7 @@ pub fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", stdout(output)))
 }
+
+/// A second process for tests, shared with the library's own kill tests.
+#[path = "../../../tests/common/child.rs"]
+pub mod child;
