@@ -27,5 +27,6 @@ pub mod schema;
 pub mod suite;
 pub mod task_queue;
 pub mod tasks;
+pub mod time_travel;
 pub mod units;
 pub mod workloads;

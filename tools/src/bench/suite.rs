@@ -14,7 +14,7 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, micro, task_queue, workloads};
+use super::{hardening, micro, task_queue, time_travel, workloads};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,6 +153,27 @@ pub const BENCHES: &[Bench] = &[
         critical: false,
         summary: "the same claims with one read txn held open throughout; ratio to a phase without it",
         run: task_queue::claims_8_agents_long_snapshot,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/retain_every_1000",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "begin_read_at 100k txns back in a 1M-txn history, a snapshot kept every 1,000 txns, and one get checked against the model",
+        run: time_travel::as_of_retained,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/no_retention",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same AS OF reads with no retained snapshot: replay from the log's start",
+        run: time_travel::as_of_without_retention,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/key_history",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same AS OF point reads from a key_history cartridge built from the log",
+        run: time_travel::as_of_key_history,
     },
     Bench {
         name: "hardening/validate",
