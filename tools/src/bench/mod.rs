@@ -21,6 +21,7 @@ pub mod hardening;
 pub mod measure;
 pub mod metadata;
 pub mod micro;
+pub mod mvcc;
 pub mod result;
 pub mod runner;
 pub mod schema;

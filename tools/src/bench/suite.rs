@@ -14,7 +14,7 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, micro, task_queue, time_travel, workloads};
+use super::{hardening, micro, mvcc, task_queue, time_travel, workloads};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,6 +83,27 @@ pub const BENCHES: &[Bench] = &[
         critical: false,
         summary: "begin_read and drop on a 1M-key database",
         run: micro::snapshot_open_close,
+    },
+    Bench {
+        name: "micro/pager/read_page_random_16k_cold",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "pread and verify a random 16 KiB tree page after dropping it from the OS cache",
+        run: micro::read_page_random_16k_cold,
+    },
+    Bench {
+        name: "micro/mvcc/readers_256_point_get_hot",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "get of a random key, 256 threads each in its own read txn, 1M keys",
+        run: mvcc::readers_256_point_get_hot,
+    },
+    Bench {
+        name: "micro/mvcc/writer_commits_with_readers_128",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "durable one-put commit while 128 threads open snapshots and read",
+        run: mvcc::writer_commits_with_readers_128,
     },
     Bench {
         name: "macro/commit_durable/1_thread",
