@@ -22,6 +22,7 @@ pub mod measure;
 pub mod metadata;
 pub mod micro;
 pub mod mvcc;
+pub mod report;
 pub mod result;
 pub mod runner;
 pub mod schema;

@@ -273,6 +273,7 @@ mod tests {
                 git_dirty: false,
                 timestamp_utc: "2026-01-01T00:00:00Z".into(),
                 runner: "northstar-bench 0.1.0".into(),
+                profile: Some("ci".into()),
             },
             figures: BTreeMap::from([("duplicate_claims".to_string(), 0.0)]),
         }
