@@ -18,6 +18,7 @@ pub mod error;
 pub mod fixtures;
 pub mod gate;
 pub mod hardening;
+pub mod knowledge_graph;
 pub mod measure;
 pub mod metadata;
 pub mod micro;

@@ -14,7 +14,7 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, micro, mvcc, task_queue, time_travel, workloads};
+use super::{hardening, knowledge_graph, micro, mvcc, task_queue, time_travel, workloads};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,6 +195,20 @@ pub const BENCHES: &[Bench] = &[
         critical: false,
         summary: "the same AS OF point reads from a key_history cartridge built from the log",
         run: time_travel::as_of_key_history,
+    },
+    Bench {
+        name: "macro/knowledge_graph/query_mix",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "one query of a code graph (10k files, 500k calls): callers of X, dependencies of a module, files by path",
+        run: knowledge_graph::query_mix,
+    },
+    Bench {
+        name: "macro/knowledge_graph/callers_of_x",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "callers of a random function by a prefix scan of the reverse edges; a full edge scan as the peer",
+        run: knowledge_graph::callers_of_x,
     },
     Bench {
         name: "hardening/validate",
