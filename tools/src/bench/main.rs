@@ -2,7 +2,8 @@
 //!
 //! `list` the benchmarks, `run` them into JSON result files, `compare` two result sets,
 //! `gate` a set against a baseline (non-zero exit on a critical regression),
-//! `capture-baseline` to store a named baseline, and `report` a set's summary. The work is done by
+//! `capture-baseline` to store a named baseline, `report` a set's summary, and `plot`
+//! it as a page of charts. The work is done by
 //! `northstar_tools::bench`; this binary installs the counting allocator the
 //! allocation figures need and maps failures to exit codes.
 
@@ -15,6 +16,7 @@ use northstar_tools::bench::compare::{self, CompareArgs};
 use northstar_tools::bench::counters::CountingAllocator;
 use northstar_tools::bench::error::{BenchError, Fallible};
 use northstar_tools::bench::gate::{self, GateArgs};
+use northstar_tools::bench::plot::{self, PlotArgs};
 use northstar_tools::bench::report::{self, ReportArgs};
 use northstar_tools::bench::runner::{self, RunArgs};
 use northstar_tools::bench::suite;
@@ -53,6 +55,8 @@ enum Command {
     CaptureBaseline(CaptureArgs),
     /// Summarize a result set: medians, spread, figures, pass/fail against a baseline.
     Report(ReportArgs),
+    /// Draw a page of charts of a result set as SVG (DIR/charts.svg by default).
+    Plot(PlotArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +107,11 @@ fn run(command: &Command) -> Fallible<u8> {
         }
         Command::Report(args) => {
             print(&mut stdout, &report::run(args)?)?;
+            Ok(0)
+        }
+        Command::Plot(args) => {
+            let out = plot::run(args)?;
+            eprintln!("wrote {}", out.display());
             Ok(0)
         }
     }

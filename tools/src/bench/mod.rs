@@ -23,6 +23,7 @@ pub mod measure;
 pub mod metadata;
 pub mod micro;
 pub mod mvcc;
+pub mod plot;
 pub mod report;
 pub mod result;
 pub mod runner;
