@@ -25,7 +25,7 @@ use crate::kinds::extractor::{valid_name, Extractor};
 use crate::kinds::tasks::PendingTasks;
 use crate::kinds::{key_history, state};
 use crate::map::{Cartridge, TableId};
-use crate::sort::{merge, Sorter, MEMORY_BUDGET_DEFAULT};
+use crate::sort::{Sorter, MEMORY_BUDGET_DEFAULT};
 use crate::source::{encode_keyspaces, Change, LogSource, Position};
 use crate::write::{write_cartridge, HeaderFields, TableWriter};
 
@@ -101,6 +101,10 @@ pub struct BuildOptions {
     pub memory_budget: usize,
     /// Draw a progress bar for long builds when stderr is a terminal.
     pub progress: bool,
+    /// How a catch-up should work: `None` picks whichever reads less of the log; a
+    /// merge is only done when the old cartridge allows it (same database, recipe and
+    /// log), whatever is asked.
+    pub catch_up_method: Option<Method>,
 }
 
 impl Default for BuildOptions {
@@ -109,6 +113,7 @@ impl Default for BuildOptions {
             up_to: None,
             memory_budget: MEMORY_BUDGET_DEFAULT,
             progress: false,
+            catch_up_method: None,
         }
     }
 }
@@ -163,6 +168,33 @@ fn check_recipe(recipe: &Recipe) -> Result<()> {
 /// Errors: [`CartridgeError::InvalidParams`] for a bad name or a target past the log's
 /// end; [`CartridgeError::LogMismatch`] when the log does not start at txn 1;
 /// [`CartridgeError::Log`] for a damaged log; [`CartridgeError::Io`] writing.
+///
+/// ```
+/// use northstar::{Db, Options};
+/// use northstar_cartridges::{build_at, catch_up_at, BuildOptions, Cartridge, LogSource, Method, Recipe};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// for round in 0..10u32 {
+///     let mut txn = db.begin_write()?;
+///     txn.put(round.to_be_bytes(), b"v")?;
+///     txn.commit()?;
+/// }
+/// let log = LogSource::open(dir.path())?;
+/// let path = dir.path().join("history.cart");
+/// let up_to_8 = BuildOptions { up_to: Some(8), ..BuildOptions::default() };
+/// build_at(&log, &path, &Recipe::KeyHistory, &up_to_8)?;
+/// let old = Cartridge::open(&path)?;
+/// assert_eq!(old.txn_to(), 8);
+///
+/// // Two newer txns: merged into a new cartridge, equal to a full build byte for byte.
+/// let report = catch_up_at(&old, &log, &path, &Recipe::KeyHistory, &BuildOptions::default())?;
+/// assert_eq!((report.txn_to, report.method), (10, Method::Merge));
+/// let full = dir.path().join("full.cart");
+/// build_at(&log, &full, &Recipe::KeyHistory, &BuildOptions::default())?;
+/// assert_eq!(std::fs::read(&path)?, std::fs::read(&full)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn build_at(
     log: &LogSource,
     path: &Path,
@@ -269,7 +301,7 @@ fn collect(
 /// is smaller than the log before it and `old` matches the recipe and the log, else by a
 /// full build.
 ///
-/// Errors: those of [`build_at`].
+/// Errors: those of [`build_at`]. See [`build_at`] for an example.
 pub fn catch_up_at(
     old: &Cartridge,
     log: &LogSource,
@@ -283,7 +315,10 @@ pub fn catch_up_at(
         && old.kind_name() == recipe.name()
         && old.params_hash() == recipe.params_hash()
         && options.up_to.is_none_or(|up_to| up_to >= start.txn)
-        && log.len().saturating_sub(start.log_offset) < start.log_offset
+        && match options.catch_up_method {
+            Some(method) => method == Method::Merge,
+            None => log.len().saturating_sub(start.log_offset) < start.log_offset,
+        }
         && log.check_position(old.path(), &start).is_ok();
     if !mergeable {
         return build_at(log, path, recipe, options);
@@ -296,8 +331,7 @@ pub fn catch_up_at(
         None => {
             let (sorter, drops, position) =
                 sort_changes(log, &start, recipe, options, dir, &ProgressBar::hidden())?;
-            let stream = merge(old.stream(TableId::Index), sorter.finish()?);
-            key_history::write_table(stream, &drops, index)?;
+            key_history::write_merged(old.table(TableId::Index), sorter.finish()?, &drops, index)?;
             position
         }
         Some(extractor) => {

@@ -9,8 +9,10 @@
 
 use std::io::{self, Read, Write};
 
+use crate::format::EntryRef;
+
 /// An entry of a table, or an event on its way to becoming one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Entry {
     /// Group name: a keyspace name (`""` is the default keyspace), a task type, ...
     pub group: Vec<u8>,
@@ -29,6 +31,18 @@ pub struct Entry {
 const RUN_HEAD_SIZE: usize = 4 * 4 + 2 * 8;
 
 impl Entry {
+    /// An owned copy of `entry`, read from a table, of group `group`.
+    pub fn from_ref(group: &[u8], entry: EntryRef<'_>) -> Entry {
+        Entry {
+            group: group.to_vec(),
+            key: entry.key.to_vec(),
+            seq: entry.seq,
+            ordinal: 0,
+            value: entry.value.to_vec(),
+            tombstone: entry.tombstone,
+        }
+    }
+
     /// Bytes of memory the entry takes, roughly: what the sorter's budget counts.
     pub fn footprint(&self) -> usize {
         size_of::<Entry>() + self.group.len() + self.key.len() + self.value.len()

@@ -23,11 +23,29 @@ use crate::format::{check_file, FileLayout, Kind, Table};
 use crate::sort::EntryStream;
 use crate::source::{decode_keyspaces, Position};
 
+/// The bytes of a cartridge: a read-only map of its file, or a copy in memory.
+#[derive(Debug)]
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
 /// A checked, mapped cartridge file.
 #[derive(Debug)]
 pub struct Cartridge {
     path: PathBuf,
-    map: Mmap,
+    map: Bytes,
     layout: FileLayout,
     keyspaces: BTreeMap<u32, Vec<u8>>,
 }
@@ -105,6 +123,19 @@ impl Cartridge {
         // SAFETY: cartridges are immutable once renamed into place and are replaced only
         // by rename, so the mapped bytes never change under the map.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| io("map", e))?;
+        Cartridge::check(path, Bytes::Mapped(map))
+    }
+
+    /// Checks the cartridge `bytes` (named `path` in errors) as [`Cartridge::open`] does,
+    /// and keeps them in memory.
+    ///
+    /// Errors: [`CartridgeError::NotACartridge`], [`CartridgeError::NewerVersion`] or
+    /// [`CartridgeError::Corrupt`] (naming the section and offset).
+    pub fn from_bytes(path: impl AsRef<Path>, bytes: Vec<u8>) -> Result<Cartridge> {
+        Cartridge::check(path.as_ref(), Bytes::Owned(bytes))
+    }
+
+    fn check(path: &Path, map: Bytes) -> Result<Cartridge> {
         let layout = check_file(path, &map)?;
         for (_, ids) in TABLES {
             let ranges = ids.map(|id| layout.sections[id.index()].clone());
@@ -247,17 +278,9 @@ impl Cartridge {
         let table = self.table(id);
         Box::new((0..table.group_count()).flat_map(move |group| {
             let name = table.group_name(group);
-            table.group_range(group).map(move |index| {
-                let entry = table.entry(index);
-                Ok(Entry {
-                    group: name.to_vec(),
-                    key: entry.key.to_vec(),
-                    seq: entry.seq,
-                    ordinal: 0,
-                    value: entry.value.to_vec(),
-                    tombstone: entry.tombstone,
-                })
-            })
+            table
+                .group_range(group)
+                .map(move |index| Ok(Entry::from_ref(name, table.entry(index))))
         }))
     }
 

@@ -149,7 +149,43 @@ pub fn flush_file(out: BufWriter<File>, path: &Path, op: &str) -> Result<File> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    fn arbitrary_entry() -> impl Strategy<Value = Entry> {
+        let bytes = || proptest::collection::vec(0u8..4, 0..4);
+        (bytes(), bytes(), 0u64..4, 0u64..3, bytes(), any::<bool>()).prop_map(
+            |(group, key, seq, ordinal, value, tombstone)| Entry {
+                group,
+                key,
+                seq,
+                ordinal,
+                value,
+                tombstone,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_budget_sorts_like_an_in_memory_sort(
+            entries in proptest::collection::vec(arbitrary_entry(), 0..200),
+            budget in 1usize..4096,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut sorter = Sorter::new(dir.path(), budget);
+            for entry in &entries {
+                sorter.push(entry.clone()).unwrap();
+            }
+            let sorted: Vec<Entry> = sorter.finish().unwrap().map(Result::unwrap).collect();
+            let mut expected = entries;
+            expected.sort();
+            prop_assert_eq!(sorted, expected);
+        }
+    }
 
     fn entry(key: u32) -> Entry {
         Entry {

@@ -7,9 +7,10 @@
 //! - Memory stays bounded: entry slots and data go to temporary files as they come; only
 //!   the group slots and names (one per keyspace or type) are held.
 //! - A cartridge appears at its path complete or not at all: it is written to a temporary
-//!   file in the same directory, synced, renamed over the path, and the directory synced.
+//!   file of its own in the same directory (`.<name>.cart.<random>.tmp`), synced, renamed
+//!   over the path, and the directory synced.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::Path;
 
@@ -25,7 +26,7 @@ use crate::format::layout::{
     KIND_NAME_SIZE, MAGIC, READER_VERSION_MIN, SECTIONS, SECTION_ALIGN, SECTION_COUNT,
     SECTION_ENTRY_SIZE,
 };
-use crate::format::params_hash;
+use crate::format::{params_hash, EntryRef};
 use crate::sort::flush_file;
 
 /// A section's bytes, in memory or spilled to a temporary file.
@@ -128,37 +129,50 @@ impl<'d> TableWriter<'d> {
     }
 
     /// Appends `entry`, which must order after every entry before it by (group, key,
-    /// seq, value) — a bug otherwise, and a panic.
+    /// seq, value) — a bug otherwise, and a panic in debug builds.
     ///
     /// Errors: [`CartridgeError::Io`] writing the temporary files.
     pub fn push(&mut self, entry: &Entry) -> Result<()> {
-        if let Some(last) = &self.last {
-            let previous = (&last.group, &last.key, last.seq, &last.value);
-            assert!(
-                previous < (&entry.group, &entry.key, entry.seq, &entry.value),
-                "table entries must be pushed in strictly increasing order"
-            );
-        }
-        assert!(
+        let view = EntryRef {
+            key: &entry.key,
+            seq: entry.seq,
+            value: &entry.value,
+            tombstone: entry.tombstone,
+        };
+        self.push_ref(&entry.group, view)
+    }
+
+    /// Appends `entry` of group `group` as [`TableWriter::push`] does, without
+    /// allocating (once the writer has seen entries as long).
+    ///
+    /// Errors: [`CartridgeError::Io`] writing the temporary files.
+    pub fn push_ref(&mut self, group: &[u8], entry: EntryRef<'_>) -> Result<()> {
+        // Checked in debug builds only: the order is the builder's invariant, and this
+        // comparison was a tenth of a release build's time.
+        debug_assert!(
+            self.last.as_ref().is_none_or(|last| {
+                (&last.group[..], &last.key[..], last.seq, &last.value[..])
+                    < (group, entry.key, entry.seq, entry.value)
+            }),
+            "table entries must be pushed in strictly increasing order"
+        );
+        debug_assert!(
             !entry.tombstone || entry.value.is_empty(),
             "tombstones carry no value"
         );
-        let new_group = self
-            .last
-            .as_ref()
-            .is_none_or(|last| last.group != entry.group);
+        let new_group = self.last.as_ref().is_none_or(|last| last.group != group);
         if new_group {
             self.groups.push(GroupSlot {
                 name_offset: U64::new(self.names.len() as u64),
-                name_len: U32::new(entry.group.len() as u32),
+                name_len: U32::new(group.len() as u32),
                 reserved: U32::new(0),
                 entry_first: U64::new(self.entry_count),
                 entry_count: U64::new(0),
             });
-            self.names.extend_from_slice(&entry.group);
+            self.names.extend_from_slice(group);
         }
-        let group = self.groups.last_mut().expect("a group was started");
-        group.entry_count = U64::new(group.entry_count.get() + 1);
+        let slot_group = self.groups.last_mut().expect("a group was started");
+        slot_group.entry_count = U64::new(slot_group.entry_count.get() + 1);
         let slot = EntrySlot {
             data_offset: U64::new(self.data.len),
             seq: U64::new(entry.seq),
@@ -168,13 +182,19 @@ impl<'d> TableWriter<'d> {
             reserved: U32::new(0),
         };
         self.entries.write(self.dir, slot.as_bytes())?;
-        self.data.write(self.dir, &entry.key)?;
-        self.data.write(self.dir, &entry.value)?;
+        self.data.write(self.dir, entry.key)?;
+        self.data.write(self.dir, entry.value)?;
         self.entry_count += 1;
-        match &mut self.last {
-            Some(last) => last.clone_from(entry),
-            None => self.last = Some(entry.clone()),
+        let last = self.last.get_or_insert_with(Entry::default);
+        for (buffer, bytes) in [
+            (&mut last.group, group),
+            (&mut last.key, entry.key),
+            (&mut last.value, entry.value),
+        ] {
+            buffer.clear();
+            buffer.extend_from_slice(bytes);
         }
+        last.seq = entry.seq;
         Ok(())
     }
 
@@ -265,14 +285,15 @@ pub fn write_cartridge(
     let header = header(fields, file_size, crc32c::crc32c(&table));
     let dir = path.parent().expect("a cartridge path has a directory");
     let name = path.file_name().expect("a cartridge path has a file name");
-    let temporary = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    // A name of its own per build: two builders of one cartridge never write one file,
+    // and a failed build removes its file when `temporary` drops.
+    let temporary = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| CartridgeError::io(dir, "create a temporary cartridge in", e))?;
+    let (file, temporary) = temporary.into_parts();
     let io = |op: &str, e| CartridgeError::io(&temporary, op, e);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temporary)
-        .map_err(|e| io("create", e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(header.as_bytes())
         .map_err(|e| io("write", e))?;
@@ -296,8 +317,9 @@ pub fn write_cartridge(
     let file = flush_file(out, &temporary, "write")?;
     file.sync_all().map_err(|e| io("sync", e))?;
     drop(file);
-    std::fs::rename(&temporary, path)
-        .map_err(|e| CartridgeError::io(path, "rename the new cartridge into place at", e))?;
+    temporary
+        .persist(path)
+        .map_err(|e| CartridgeError::io(path, "rename the new cartridge into place at", e.error))?;
     sync_dir(dir)?;
     Ok(file_size)
 }

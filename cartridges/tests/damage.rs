@@ -25,9 +25,7 @@ fn built(dir: &Path, recipe: &Recipe) -> Vec<u8> {
 }
 
 fn open_bytes(dir: &Path, bytes: &[u8]) -> Result<Cartridge, CartridgeError> {
-    let path = dir.join("damaged.cart");
-    std::fs::write(&path, bytes).unwrap();
-    Cartridge::open(&path)
+    Cartridge::from_bytes(dir.join("damaged.cart"), bytes.to_vec())
 }
 
 fn section_names(cartridge: &Cartridge) -> Vec<(&'static str, u64, u64)> {

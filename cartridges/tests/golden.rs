@@ -168,3 +168,106 @@ fn golden_cartridges_open_and_answer_known_queries() {
         "dropped with its keyspace"
     );
 }
+
+/// The rows of the first table after the heading that starts with `heading`, as cells.
+fn spec_table(spec: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = spec
+        .find(heading)
+        .unwrap_or_else(|| panic!("spec has no {heading:?}"));
+    spec[start..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// (offset, size) of each row of a layout table of the spec.
+fn spec_layout(spec: &str, heading: &str) -> Vec<(usize, usize)> {
+    spec_table(spec, heading)
+        .iter()
+        .map(|row| {
+            (
+                row[0].parse().expect("offset"),
+                row[1].parse().expect("size"),
+            )
+        })
+        .collect()
+}
+
+macro_rules! layout {
+    ($type:ty { $($field:ident),* }) => {{
+        let value = <$type as zerocopy::FromZeros>::new_zeroed();
+        vec![$((std::mem::offset_of!($type, $field), std::mem::size_of_val(&value.$field))),*]
+    }};
+}
+
+#[test]
+fn the_spec_describes_the_layouts_and_sections_in_code() {
+    use northstar_cartridges::format::layout::{
+        EntrySlot, GroupSlot, Header, SectionEntry, SECTIONS,
+    };
+    let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/cartridge_format_v1.md");
+    let spec = std::fs::read_to_string(spec_path).unwrap();
+    let header = layout!(Header {
+        magic,
+        format_version,
+        reader_version_min,
+        kind,
+        section_count,
+        params_hash,
+        database_id,
+        txn_from,
+        txn_to,
+        log_offset,
+        file_size,
+        kind_name,
+        table_crc,
+        reserved,
+        header_crc
+    });
+    assert_eq!(spec_layout(&spec, "## Header (128 bytes)"), header);
+    let entry = layout!(SectionEntry {
+        id,
+        crc,
+        offset,
+        size,
+        count
+    });
+    assert_eq!(
+        spec_layout(&spec, "## Section table entry (32 bytes)"),
+        entry
+    );
+    let group = layout!(GroupSlot {
+        name_offset,
+        name_len,
+        reserved,
+        entry_first,
+        entry_count
+    });
+    assert_eq!(spec_layout(&spec, "A table is a sorted list"), group);
+    let slot = layout!(EntrySlot {
+        data_offset,
+        seq,
+        key_len,
+        value_len,
+        flags,
+        reserved
+    });
+    assert_eq!(spec_layout(&spec, "Entry slot (32 bytes)"), slot);
+    let sections: Vec<(String, String)> = spec_table(&spec, "## Sections")
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].trim_matches('`').to_string()))
+        .collect();
+    let code: Vec<(String, String)> = SECTIONS
+        .iter()
+        .map(|id| ((*id as u32).to_string(), id.name().to_string()))
+        .collect();
+    assert_eq!(sections, code);
+}

@@ -16,7 +16,7 @@ fn build(dir: &std::path::Path, up_to: Option<u64>, budget: usize) -> Cartridge 
     let options = BuildOptions {
         up_to,
         memory_budget: budget,
-        progress: false,
+        ..BuildOptions::default()
     };
     let log = LogSource::open(dir).expect("log");
     build_at(&log, &path, &Recipe::KeyHistory, &options).expect("build");
@@ -134,6 +134,46 @@ fn catch_up_by_merge_equals_a_full_rebuild_byte_for_byte() {
     let full = build(dir.path(), None, 1 << 20);
     assert_eq!(std::fs::read(&merged_path).unwrap(), full.bytes());
     assert_ne!(old_bytes, full.bytes());
+}
+
+#[test]
+fn catch_up_from_every_tenth_txn_equals_a_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _model) = random_database(dir.path(), seed(16), 120);
+    let log = LogSource::open(dir.path()).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    for from in (0..120).step_by(10) {
+        let old = build(dir.path(), Some(from), 1 << 20);
+        for to in [from + 1, from + 10, 120]
+            .into_iter()
+            .filter(|to| *to <= 120)
+        {
+            let options = BuildOptions {
+                up_to: Some(to),
+                catch_up_method: Some(Method::Merge),
+                ..BuildOptions::default()
+            };
+            let merged = scratch.path().join("merged.cart");
+            let report = catch_up_at(&old, &log, &merged, &Recipe::KeyHistory, &options).unwrap();
+            assert_eq!(report.method, Method::Merge);
+            let full = scratch.path().join("full.cart");
+            build_at(
+                &log,
+                &full,
+                &Recipe::KeyHistory,
+                &BuildOptions {
+                    up_to: Some(to),
+                    ..BuildOptions::default()
+                },
+            )
+            .unwrap();
+            assert!(
+                std::fs::read(&merged).unwrap() == std::fs::read(&full).unwrap(),
+                "{from} -> {to}"
+            );
+        }
+    }
+    drop(db);
 }
 
 #[test]

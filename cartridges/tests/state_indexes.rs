@@ -22,7 +22,7 @@ fn build(dir: &Path, recipe: &Recipe, up_to: Option<u64>, budget: usize) -> Cart
     let options = BuildOptions {
         up_to,
         memory_budget: budget,
-        progress: false,
+        ..BuildOptions::default()
     };
     build_at(&LogSource::open(dir).unwrap(), &path, recipe, &options).expect("build");
     Cartridge::open(&path).expect("open")
@@ -95,6 +95,40 @@ fn pending_tasks_catch_up_by_merge_equals_a_full_rebuild_byte_for_byte() {
     let full = build(dir.path(), &recipe, None, 256);
     assert_eq!(std::fs::read(&merged).unwrap(), full.bytes());
     assert_queue_matches(&TaskQueue::new(StateIndex::new(&full).unwrap()), &tasks);
+}
+
+#[test]
+fn state_catch_up_from_many_txns_equals_a_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = seed(24);
+    let (db, _model) = random_database(dir.path(), seed, 90);
+    let mut rng = Rng::new(seed);
+    let (mut tasks, mut next_id) = (Tasks::new(), 0);
+    task_txns(&db, &mut rng, &mut tasks, &mut next_id, 30);
+    let log = LogSource::open(dir.path()).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let recipes = [
+        Recipe::PendingTasks(PendingTasks::default()),
+        Recipe::Extractor(Arc::new(WordIndex::new(None, 2))),
+    ];
+    for recipe in &recipes {
+        for from in (0..120).step_by(15) {
+            let old = build(dir.path(), recipe, Some(from), 1 << 20);
+            let options = BuildOptions {
+                catch_up_method: Some(Method::Merge),
+                ..BuildOptions::default()
+            };
+            let merged = scratch.path().join("merged.cart");
+            let report = catch_up_at(&old, &log, &merged, recipe, &options).unwrap();
+            assert_eq!(report.method, Method::Merge);
+            let full = build(dir.path(), recipe, None, 1 << 20);
+            assert!(
+                std::fs::read(&merged).unwrap() == full.bytes(),
+                "{} from {from}",
+                recipe.name()
+            );
+        }
+    }
 }
 
 /// (keyspace, word) → keys whose values hold it.

@@ -1,7 +1,7 @@
 //! `northstar demo`: a guided tour that creates a fresh database and uses every part of
 //! the store, printing each step with its txn id, then validates the database, reopens
-//! it, travels back in time (see [`crate::demo_history`]) and ends with the `stat`
-//! summary.
+//! it, travels back in time (see [`crate::demo_history`]), builds, queries and catches up
+//! cartridges (see [`crate::cartridge::demo`]) and ends with the `stat` summary.
 //!
 //! Every read is checked against what the demo wrote; a mismatch fails the demo (exit 1),
 //! so it doubles as a smoke test of the library on a new machine.
@@ -17,7 +17,7 @@ use northstar::{Db, Options};
 use crate::bytes::{self, Encoding};
 use crate::failure::{Failure, Outcome};
 use crate::stat::{self, human_size};
-use crate::{demo_history, validate};
+use crate::{cartridge, demo_history, validate};
 
 /// Arguments of `northstar demo`.
 #[derive(Debug, Args)]
@@ -81,6 +81,7 @@ pub fn run(args: &DemoArgs) -> Outcome {
     drop(db);
     let db = reopen(&path, &mut tour)?;
     demo_history::time_travel(&db, &mut tour)?;
+    cartridge::demo::tour(&mut tour)?;
     writeln!(tour.out, "\nstat summary\n")?;
     stat::write_text(&stat::collect(&db)?, &mut tour.out)?;
     drop(db);

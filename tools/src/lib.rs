@@ -1,7 +1,7 @@
 //! The code behind the `northstar` and `logdump` command-line tools, shared by both.
 //!
 //! One module per `northstar` subcommand (`demo`, `validate`, `dump`, `stat`, `get`,
-//! `put`, `del`, `scan`, `history`, `replay`, `checkpoint`), [`commit_log`] for reading a
+//! `put`, `del`, `scan`, `history`, `replay`, `checkpoint`, `cartridge`), [`commit_log`] for reading a
 //! commit log without opening the engine (what `logdump` is built on), and the helpers
 //! they share: opening a database, snapshots, showing bytes safely, parsing keys, writing
 //! entries, progress indicators, and failures with exit codes. [`bench`] is the
@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod bytes;
+pub mod cartridge;
 pub mod checkpoint;
 pub mod commit_log;
 pub mod del;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use northstar_tools::failure::{Outcome, EXIT_CODES_HELP};
 use northstar_tools::{
-    checkpoint, del, demo, dump, get, history, put, replay, scan, stat, validate,
+    cartridge, checkpoint, del, demo, dump, get, history, put, replay, scan, stat, validate,
 };
 
 /// Command-line tools for NorthstarDB, an embedded crash-safe key-value store.
@@ -51,6 +51,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Write a checkpoint now, so the next open replays nothing.
     Checkpoint(checkpoint::CheckpointArgs),
+    /// Derived indexes built from the commit log: list, build, catch-up, verify, inspect,
+    /// query.
+    Cartridge(cartridge::CartridgeArgs),
 }
 
 fn run(command: &Command) -> Outcome {
@@ -66,6 +69,7 @@ fn run(command: &Command) -> Outcome {
         Command::History(args) => history::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Checkpoint(args) => checkpoint::run(args),
+        Command::Cartridge(args) => cartridge::run(args),
     }
 }
 

@@ -52,6 +52,89 @@ pub(crate) fn write_table(
     Ok(())
 }
 
+/// Writes the key_history table of a catch-up: the `old` table merged with `changes`
+/// (the newer changes, sorted as for [`write_table`]) and the newer `drops`. Runs of old
+/// keys that no newer change or drop touches are copied as they are, without
+/// allocating; every touched key goes through [`write_table`]. The result equals
+/// [`write_table`] over the old entries and the changes together.
+///
+/// Errors: [`CartridgeError::Io`] from the changes or the writer.
+pub(crate) fn write_merged(
+    old: Table<'_>,
+    changes: EntryStream<'_>,
+    drops: &BTreeMap<Vec<u8>, Vec<Stamp>>,
+    writer: &mut TableWriter<'_>,
+) -> Result<()> {
+    let mut changes = changes.peekable();
+    let (mut group, mut at) = (0, 0);
+    loop {
+        if changes.peek().is_some_and(Result::is_err) {
+            return Err(changes
+                .next()
+                .expect("peeked")
+                .expect_err("peeked an error"));
+        }
+        while group < old.group_count() && at >= old.group_range(group).end {
+            group += 1;
+        }
+        let old_next =
+            (group < old.group_count()).then(|| (old.group_name(group), old.entry(at).key));
+        let change = changes
+            .peek()
+            .map(|change| change.as_ref().expect("errors returned above"));
+        let change_next = change.map(|change| (&change.group[..], &change.key[..]));
+        match (old_next, change_next) {
+            (None, None) => return Ok(()),
+            (Some(next), _) if change_next.is_none_or(|change| next < change) => {
+                let (name, key) = next;
+                let range = at..old.group_range(group).end;
+                if drops.contains_key(name) {
+                    let end = old.lower_bound(range, key, TxnId::MAX, &[]);
+                    write_table(owned(old, name, at..end), drops, writer)?;
+                    at = end;
+                    continue;
+                }
+                let end = match change_next {
+                    Some((change_group, change_key)) if change_group == name => {
+                        old.lower_bound(range, change_key, 0, &[])
+                    }
+                    _ => range.end,
+                };
+                for index in at..end {
+                    writer.push_ref(name, old.entry(index))?;
+                }
+                at = end;
+            }
+            (_, Some((change_group, change_key))) => {
+                let (name, key) = (change_group.to_vec(), change_key.to_vec());
+                let mut versions: Vec<Entry> = Vec::new();
+                if old_next == Some((&name[..], &key[..])) {
+                    let end =
+                        old.lower_bound(at..old.group_range(group).end, &key, TxnId::MAX, &[]);
+                    versions
+                        .extend(owned(old, &name, at..end).map(|entry| entry.expect("in memory")));
+                    at = end;
+                }
+                while let Some(Ok(next)) = changes.peek() {
+                    if next.group != name || next.key != key {
+                        break;
+                    }
+                    versions.push(changes.next().expect("peeked")?);
+                }
+                write_table(Box::new(versions.into_iter().map(Ok)), drops, writer)?;
+            }
+            (Some(_), None) => {
+                unreachable!("the first arm takes old entries when no change is left")
+            }
+        }
+    }
+}
+
+/// Entries `range` of group `name` of `table`, as owned entries.
+fn owned<'t>(table: Table<'t>, name: &'t [u8], range: std::ops::Range<usize>) -> EntryStream<'t> {
+    Box::new(range.map(move |index| Ok(Entry::from_ref(name, table.entry(index)))))
+}
+
 /// Writes version `current` and, if a drop of its keyspace falls between it and `next`
 /// (the key's next version), the drop's tombstone.
 fn finish_version(
@@ -222,6 +305,29 @@ impl<'c> KeyHistoryNow<'c> {
     /// Folds the records of `log` after the cartridge into memory.
     ///
     /// Errors: those of [`Delta::load`].
+    ///
+    /// ```
+    /// use northstar::{Db, Options};
+    /// use northstar_cartridges::{BuildOptions, KeyHistory, KeyHistoryNow, LogSource, Recipe, Shelf};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put(b"k", b"old")?;
+    /// txn.commit()?;
+    /// let (shelf, _) = Shelf::open(dir.path(), Recipe::KeyHistory, &BuildOptions::default())?;
+    /// let mut txn = db.begin_write()?;
+    /// txn.put(b"k", b"new")?;
+    /// txn.commit()?;
+    ///
+    /// let cartridge = shelf.current();
+    /// let history = KeyHistory::new(&cartridge)?;
+    /// assert_eq!(history.get_at(b"", b"k", 1)?, Some(&b"old"[..]));
+    /// assert!(history.get_at(b"", b"k", 2).is_err(), "txn 2 is past the cartridge");
+    /// let now = KeyHistoryNow::load(history, &LogSource::open(dir.path())?)?;
+    /// assert_eq!(now.get(b"", b"k")?.as_deref(), Some(&b"new"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(base: KeyHistory<'c>, log: &LogSource) -> Result<KeyHistoryNow<'c>> {
         let delta = Delta::load(base.cartridge, log, None, |_| true)?;
         Ok(KeyHistoryNow { base, delta })

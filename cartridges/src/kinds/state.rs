@@ -185,6 +185,24 @@ pub trait IndexRead {
     fn txn(&self) -> TxnId;
 }
 
+impl<T: IndexRead + ?Sized> IndexRead for &T {
+    fn count(&self, group: &[u8]) -> u64 {
+        (**self).count(group)
+    }
+
+    fn groups(&self) -> Vec<(Vec<u8>, u64)> {
+        (**self).groups()
+    }
+
+    fn scan(&self, group: &[u8], key: Option<&[u8]>, visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        (**self).scan(group, key, visit)
+    }
+
+    fn txn(&self) -> TxnId {
+        (**self).txn()
+    }
+}
+
 /// A state-derived cartridge read as of its `txn_to`; no allocation per lookup.
 #[derive(Debug, Clone, Copy)]
 pub struct StateIndex<'c> {
