@@ -11,6 +11,7 @@
 //! sets back; `baseline` says where named sets live; `units` formats numbers.
 
 pub mod baseline;
+pub mod cartridge_scan;
 pub mod compare;
 pub mod context;
 pub mod counters;

@@ -14,7 +14,9 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, knowledge_graph, micro, mvcc, task_queue, time_travel, workloads};
+use super::{
+    cartridge_scan, hardening, knowledge_graph, micro, mvcc, task_queue, time_travel, workloads,
+};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -209,6 +211,13 @@ pub const BENCHES: &[Bench] = &[
         critical: false,
         summary: "callers of a random function by a prefix scan of the reverse edges; a full edge scan as the peer",
         run: knowledge_graph::callers_of_x,
+    },
+    Bench {
+        name: "macro/cartridge/pending_tasks_by_type",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "first 10 pending tasks of a type in run order from a pending_tasks_by_type cartridge; a scan of 1M tasks as the peer",
+        run: cartridge_scan::pending_tasks_by_type,
     },
     Bench {
         name: "hardening/validate",
