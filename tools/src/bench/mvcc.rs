@@ -8,7 +8,8 @@
 //!   reader threads loop: begin a read txn, read the counter, 10 random gets, read the
 //!   counter again (it must not have changed inside the snapshot, nor gone back since
 //!   the reader's previous snapshot), drop, sleep 2 ms. 500 commits; the counter must
-//!   equal the commits made.
+//!   equal the commits made. The same commits without readers, on the same database
+//!   just before, are the peer: `ops_per_sec_ratio_to_without_readers`.
 //!
 //! Invariants: readers never fail silently: any mismatch stops the run with an error.
 
@@ -91,40 +92,45 @@ fn reader_loop(db: &Db, key_count: u64, thread: u64, stop: &AtomicBool) -> Falli
     Ok(snapshots)
 }
 
+/// Runs the writer's commits as `ctx` plans them, each bumping the counter from
+/// `commits`; checks the counter afterwards.
+fn write_commits(ctx: &Context, db: &Db, key_count: u64, commits: &mut u64) -> Fallible<Sample> {
+    let probe = Probe::writes(db)?;
+    let mut rng = XorShift::new(SEED ^ *commits);
+    let sample = run_ops(&ctx.plan(500, 10), &probe, || {
+        let mut txn = db.begin_write()?;
+        let index = rng.below(key_count);
+        txn.put(key(index), value(index, rng.next_u64()))?;
+        *commits += 1;
+        txn.put(COUNTER_KEY, commits.to_le_bytes())?;
+        txn.commit()?;
+        Ok(())
+    })?;
+    let stored = read_counter(db.begin_read()?.get(COUNTER_KEY)?.as_deref())?;
+    if stored != *commits {
+        return Err(BenchError::new(format!(
+            "the counter reads {stored} after {commits} commits"
+        )));
+    }
+    Ok(sample)
+}
+
 /// `micro/mvcc/writer_commits_with_readers_128`.
 pub fn writer_commits_with_readers_128(ctx: &Context) -> Fallible<Sample> {
     let dir = ctx.fixtures.commit_base_copy()?;
     let db = Db::open(dir.path(), bench_options())?;
     let key_count = ctx.fixtures.commit_base_key_count();
+    let mut commits = 0u64;
+    let alone = write_commits(ctx, &db, key_count, &mut commits)?;
     let stop = AtomicBool::new(false);
-    let (sample, snapshots) = std::thread::scope(|scope| {
+    let (mut sample, snapshots) = std::thread::scope(|scope| {
         let readers: Vec<_> = (0..WRITER_PEER_READERS as u64)
             .map(|thread| {
                 let (db, stop) = (&db, &stop);
                 scope.spawn(move || reader_loop(db, key_count, thread, stop))
             })
             .collect();
-        let writer = (|| {
-            let probe = Probe::writes(&db)?;
-            let mut rng = XorShift::new(SEED);
-            let mut commits = 0u64;
-            let sample = run_ops(&ctx.plan(500, 10), &probe, || {
-                let mut txn = db.begin_write()?;
-                let index = rng.below(key_count);
-                txn.put(key(index), value(index, rng.next_u64()))?;
-                commits += 1;
-                txn.put(COUNTER_KEY, commits.to_le_bytes())?;
-                txn.commit()?;
-                Ok(())
-            })?;
-            let stored = read_counter(db.begin_read()?.get(COUNTER_KEY)?.as_deref())?;
-            if stored != commits {
-                return Err(BenchError::new(format!(
-                    "the counter reads {stored} after {commits} commits"
-                )));
-            }
-            Ok(sample)
-        })();
+        let writer = write_commits(ctx, &db, key_count, &mut commits);
         stop.store(true, Ordering::Release);
         let mut snapshots = 0;
         for reader in readers {
@@ -133,7 +139,12 @@ pub fn writer_commits_with_readers_128(ctx: &Context) -> Fallible<Sample> {
         writer.map(|sample| (sample, snapshots))
     })?;
     db.close()?;
-    let mut sample = sample;
+    let rate = |s: &Sample| s.ops as f64 * 1e9 / s.duration_ns.max(1) as f64;
     sample.figure("reader_snapshots", snapshots as f64);
+    sample.figure("ops_per_sec_without_readers", rate(&alone));
+    sample.figure(
+        "ops_per_sec_ratio_to_without_readers",
+        rate(&sample) / rate(&alone),
+    );
     Ok(sample)
 }
