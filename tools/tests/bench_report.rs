@@ -1,6 +1,7 @@
 //! End-to-end tests of `northstar-bench report`: a tiny run summarized as a table, as
 //! JSON and as CSV, judged against a baseline in which one critical benchmark was
-//! faster (so it fails) and one was dropped from the set (so it fails as missing).
+//! faster (so it fails) and which has a critical one the set lacks (so it fails as
+//! missing).
 
 mod common;
 
@@ -38,7 +39,9 @@ fn doctored_baseline(new: &Path, base: &Path) {
         let name = path.file_name().expect("name").to_str().expect("UTF-8");
         if let Some(rest) = name.strip_prefix("micro.page_read_r") {
             let text = std::fs::read_to_string(&path).expect("read");
-            let renamed = text.replace("micro/page_read", "micro/page_read_gone");
+            let renamed = text
+                .replace("micro/page_read", "micro/page_read_gone")
+                .replace("\"critical\": false", "\"critical\": true");
             std::fs::write(base.join(format!("micro.page_read_gone_r{rest}")), renamed)
                 .expect("write");
         }
@@ -100,7 +103,7 @@ fn a_report_summarizes_a_set_and_counts_what_passed_and_failed_against_a_baselin
             > 0.0
     );
 
-    let csv = northstar_bench(&["report", path_str(&run), "--csv"]);
+    let csv = northstar_bench(&["report", path_str(&run), "--base", path_str(&run), "--csv"]);
     assert_exit(&csv, 0);
     let text = stdout(&csv);
     let mut lines = text.lines();

@@ -5,9 +5,9 @@
 //! machine, the commit and the scale of the run head the report.
 //!
 //! Statuses, from [`super::compare`]'s verdict on the benchmark against the baseline:
-//! `pass` (unchanged or improved), `fail` (regressed, or in the baseline but not in
-//! the set), `unjudged` (unstable in either set, or new), `no-baseline` (no baseline
-//! given or found).
+//! `pass` (unchanged or improved), `fail` (regressed, or critical and in the baseline
+//! but not in the set, as `gate` judges), `unjudged` (unstable in either set, new, or
+//! not critical and missing from the set), `no-baseline` (no baseline given or found).
 //!
 //! Invariants: the report reads results only through [`super::result::read_set`], so
 //! every figure it prints comes from a result that matched the schema; a baseline is
@@ -53,9 +53,9 @@ pub struct ReportArgs {
 pub enum Status {
     /// Unchanged or improved.
     Pass,
-    /// Regressed, or missing from the set.
+    /// Regressed, or critical and missing from the set.
     Fail,
-    /// Unstable in either set, or not in the baseline.
+    /// Unstable in either set, not in the baseline, or not critical and missing.
     Unjudged,
     /// No baseline to judge by.
     NoBaseline,
@@ -125,7 +125,7 @@ fn status_of(comparison: Option<&Comparison>) -> (Status, Vec<String>) {
     let status = match comparison.verdict {
         Verdict::Improved | Verdict::Unchanged => Status::Pass,
         Verdict::Regressed => Status::Fail,
-        Verdict::Missing if comparison.new.is_none() => Status::Fail,
+        Verdict::Missing if comparison.new.is_none() && comparison.critical => Status::Fail,
         Verdict::Missing | Verdict::Unstable => Status::Unjudged,
     };
     (status, comparison.reasons.clone())
