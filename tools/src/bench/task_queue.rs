@@ -9,7 +9,8 @@
 //!   single-thread durable commit rate of one-put txns (1,000 at full scale): the peer
 //!   the claim rate is reported against (`claims_per_sec_over_commits_per_sec_1_thread`;
 //!   group commit should make it at least 2), and the agents' txn rate, two txns per
-//!   claim, against it (`txns_per_sec_over_commits_per_sec_1_thread`).
+//!   claim, against it (`txns_per_sec_over_commits_per_sec_1_thread`);
+//!   `tasks_scanned_per_claim` is what a claim's scan from its type's hint read.
 //! - `claims_8_agents_long_snapshot`: the same agents twice on one database: first
 //!   with no reader, then with one read txn held open from before the second phase until
 //!   after it. The result is the second phase; `ops_per_sec_ratio_to_no_snapshot` is
@@ -56,6 +57,10 @@ pub fn claims_8_agents(ctx: &Context) -> Fallible<Sample> {
     let commits_per_sec = single_thread_commit_rate(&db, ctx.scaled(PEER_COMMITS_FULL, 10))?;
     let (mut sample, claimed) = run_agents(&db, &queue, &plan)?;
     check_claims(&db, &queue, &claimed, &mut sample)?;
+    sample.figure(
+        "tasks_scanned_per_claim",
+        queue.scanned() as f64 / claimed.len().max(1) as f64,
+    );
     let claims_per_sec = sample.ops as f64 * 1e9 / sample.duration_ns.max(1) as f64;
     sample.figure("commits_per_sec_1_thread", commits_per_sec);
     sample.figure(

@@ -46,6 +46,8 @@ pub struct Queue {
     /// Per type, an id at or below the lowest pending task of the type: where a claim
     /// starts scanning. Only a hint: the claim txn checks every task it considers.
     hints: Vec<AtomicU64>,
+    /// Task values claims have read, over all claims (to show what a claim's scan costs).
+    scanned: AtomicU64,
 }
 
 impl Queue {
@@ -55,7 +57,13 @@ impl Queue {
         Queue {
             type_count,
             hints: (0..type_count).map(|_| AtomicU64::new(0)).collect(),
+            scanned: AtomicU64::new(0),
         }
+    }
+
+    /// Task values read by the claims of this queue so far.
+    pub fn scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
     }
 
     /// Task types of the queue.
@@ -113,11 +121,13 @@ impl Queue {
         let mut txn = db.begin_write()?;
         let mut tasks = txn.keyspace(TASKS_KEYSPACE)?;
         let mut found = None;
+        let mut scanned = 0;
         for entry in tasks
             .read()
             .range(task_key(hint.load(Ordering::Acquire))..)?
         {
             let (key, value) = entry?;
+            scanned += 1;
             let id = decode_id(key)?;
             let task = decode_task(id, &value)?;
             if task.task_type == wanted.as_slice() && task.state == TaskState::Pending {
@@ -132,6 +142,7 @@ impl Queue {
                 break;
             }
         }
+        self.scanned.fetch_add(scanned, Ordering::Relaxed);
         let Some((id, claimed)) = found else {
             return Ok(None);
         };
