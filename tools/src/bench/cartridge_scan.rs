@@ -33,7 +33,6 @@ use super::error::{BenchError, Fallible};
 use super::fixtures::{self, bench_options, XorShift, SEED};
 use super::measure::{latency_histogram, run_ops, Probe, Sample};
 use super::tasks::task_type;
-use super::time_travel::cartridge_error;
 
 /// Tasks at full scale.
 const TASKS_FULL: u64 = 1_000_000;
@@ -161,8 +160,7 @@ pub fn pending_tasks_by_type(ctx: &Context) -> Fallible<Sample> {
     let mut model = fill(&db, task_count)?;
     let recipe = Recipe::PendingTasks(PendingTasks::default());
     let started = Instant::now();
-    let (shelf, _) =
-        Shelf::open(dir.path(), recipe, &BuildOptions::default()).map_err(cartridge_error)?;
+    let (shelf, _) = Shelf::open(dir.path(), recipe, &BuildOptions::default())?;
     let build_ns = started.elapsed().as_nanos() as u64;
 
     let mut rng = XorShift::new(SEED);
@@ -173,7 +171,7 @@ pub fn pending_tasks_by_type(ctx: &Context) -> Fallible<Sample> {
         .collect();
     let mut sample = {
         let cartridge = shelf.current();
-        let queue = TaskQueue::new(StateIndex::new(&cartridge).map_err(cartridge_error)?);
+        let queue = TaskQueue::new(StateIndex::new(&cartridge)?);
         let mut answer = [PendingTask { priority: 0, id: 0 }; ANSWER_LEN];
         run_ops(&ctx.plan(100_000, 100), &Probe::none(), || {
             let type_index = rng.below(TYPE_COUNT);
@@ -198,12 +196,10 @@ pub fn pending_tasks_by_type(ctx: &Context) -> Fallible<Sample> {
 
     claim_more(&db, &mut model, task_count / 100)?;
     let started = Instant::now();
-    shelf
-        .catch_up(&BuildOptions::default())
-        .map_err(cartridge_error)?;
+    shelf.catch_up(&BuildOptions::default())?;
     let catch_up_ns = started.elapsed().as_nanos() as u64;
     let cartridge = shelf.current();
-    let queue = TaskQueue::new(StateIndex::new(&cartridge).map_err(cartridge_error)?);
+    let queue = TaskQueue::new(StateIndex::new(&cartridge)?);
     for type_index in 0..TYPE_COUNT {
         let found = queue.next_pending(&task_type(type_index), ANSWER_LEN);
         check("cartridge after catching up", type_index, &found, &model)?;

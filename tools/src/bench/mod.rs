@@ -5,10 +5,12 @@
 //! comparison of two result sets that the gate judges.
 //!
 //! Layers: `suite` names the benchmarks and points at their workloads (`workloads`,
-//! `micro`, `hardening`, given a `context` and built on `fixtures`); workloads measure
-//! through `measure`, which reads `counters`; `runner` turns repeats into `result`s
-//! checked by `schema` and stamped with `metadata`; `compare` and `gate` read result
-//! sets back; `baseline` says where named sets live; `units` formats numbers.
+//! `micro`, `mvcc`, `hardening`, and the scenarios `task_queue` (on `tasks`),
+//! `time_travel`, `knowledge_graph`, `cartridge_scan`; given a `context` and built on
+//! `fixtures`); workloads measure through `measure`, which reads `counters`; `runner`
+//! turns repeats into `result`s checked by `schema` and stamped with `metadata`;
+//! `compare`, `gate`, `report` and `plot` read result sets back; `baseline` says where
+//! named sets live and which profile a machine is; `units` formats numbers.
 
 pub mod baseline;
 pub mod cartridge_scan;

@@ -269,18 +269,15 @@ pub fn as_of_key_history(ctx: &Context) -> Fallible<Sample> {
     let cartridge_dir = fixtures::temp_dir(&ctx.data_dir)?;
     let path = cartridge_dir.path().join("key_history.cart");
     let started = Instant::now();
-    let log = LogSource::open(history.dir.path()).map_err(cartridge_error)?;
-    let report = build_at(&log, &path, &Recipe::KeyHistory, &BuildOptions::default())
-        .map_err(cartridge_error)?;
+    let log = LogSource::open(history.dir.path())?;
+    let report = build_at(&log, &path, &Recipe::KeyHistory, &BuildOptions::default())?;
     let build_ns = started.elapsed().as_nanos() as u64;
-    let cartridge = Cartridge::open(&path).map_err(cartridge_error)?;
-    let index = KeyHistory::new(&cartridge).map_err(cartridge_error)?;
+    let cartridge = Cartridge::open(&path)?;
+    let index = KeyHistory::new(&cartridge)?;
     let mut rng = XorShift::new(SEED);
     let mut sample = run_ops(&ctx.plan(200_000, 100), &Probe::none(), || {
         let (txn, key_index) = target(&mut rng, &history, sizes);
-        let value = index
-            .get_at(b"", &key(key_index), txn)
-            .map_err(cartridge_error)?;
+        let value = index.get_at(b"", &key(key_index), txn)?;
         let got = check_read(&history, key_index, txn, value)?;
         Ok(black_box(got))
     })?;
@@ -288,9 +285,4 @@ pub fn as_of_key_history(ctx: &Context) -> Fallible<Sample> {
     sample.figure("cartridge_bytes", report.file_size as f64);
     record_history_figures(&mut sample, &history, sizes);
     Ok(sample)
-}
-
-/// A cartridge error as a benchmark failure.
-pub fn cartridge_error(error: northstar_cartridges::CartridgeError) -> BenchError {
-    BenchError::new(error.to_string())
 }
