@@ -67,6 +67,14 @@ fn a_report_summarizes_a_set_and_counts_what_passed_and_failed_against_a_baselin
         assert!(text.contains(name), "{text}");
     }
     assert!(text.contains("duplicate_claims=0"), "{text}");
+    assert!(
+        text.contains("met                  0  task queue: duplicate claims = 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not-run              -  time travel:"),
+        "{text}"
+    );
 
     let new = temp.path().join("new");
     copy_set(&run, &new, "", stable);

@@ -9,7 +9,7 @@
 //! `time_travel`, `knowledge_graph`, `cartridge_scan`; given a `context` and built on
 //! `fixtures`); workloads measure through `measure`, which reads `counters`; `runner`
 //! turns repeats into `result`s checked by `schema` and stamped with `metadata`;
-//! `compare`, `gate`, `report` and `plot` read result sets back; `baseline` says where
+//! `compare`, `gate`, `report` (with `targets`) and `plot` read result sets back; `baseline` says where
 //! named sets live and which profile a machine is; `units` formats numbers.
 
 pub mod baseline;
@@ -32,6 +32,7 @@ pub mod result;
 pub mod runner;
 pub mod schema;
 pub mod suite;
+pub mod targets;
 pub mod task_queue;
 pub mod tasks;
 pub mod time_travel;

@@ -9,6 +9,9 @@
 //! but not in the set, as `gate` judges), `unjudged` (unstable in either set, new, or
 //! not critical and missing from the set), `no-baseline` (no baseline given or found).
 //!
+//! After the benchmarks come the roadmap's targets ([`super::targets`]): met, missed,
+//! reported (no bound) or not run.
+//!
 //! Invariants: the report reads results only through [`super::result::read_set`], so
 //! every figure it prints comes from a result that matched the schema; a baseline is
 //! `--base DIR`, or the baseline of `--profile NAME`, or else the baseline of the
@@ -26,6 +29,7 @@ use super::compare::{compare_sets, median, Comparison, Verdict};
 use super::error::{BenchError, Fallible};
 use super::metadata::Metadata;
 use super::result::{read_set, RepeatResult};
+use super::targets::{judge, Judged, Outcome};
 use super::units;
 
 /// `northstar-bench report`.
@@ -116,6 +120,8 @@ pub struct Report {
     pub benches: Vec<Line>,
     /// Benchmarks per status.
     pub counts: BTreeMap<String, usize>,
+    /// The roadmap's targets, judged on the medians (see [`super::targets`]).
+    pub targets: Vec<Judged>,
 }
 
 fn status_of(comparison: Option<&Comparison>) -> (Status, Vec<String>) {
@@ -194,6 +200,7 @@ pub fn build(
         baseline: baseline.map(|(path, _)| path.display().to_string()),
         metadata: first.metadata.clone(),
         scale: first.scale,
+        targets: judge(&benches),
         benches,
         counts,
     }
@@ -262,10 +269,23 @@ pub fn table(report: &Report) -> String {
         .map(|(status, count)| format!("{count} {status}"))
         .collect();
     text.push_str(&format!(
-        "\n{} benchmarks: {}\n",
+        "\n{} benchmarks: {}\n\ntargets (medians; ratios measured within one repeat):\n",
         report.benches.len(),
         counts.join(", ")
     ));
+    for judged in &report.targets {
+        let value = match (judged.value, judged.outcome) {
+            (Some(value), _) => figure_text(value),
+            (None, Outcome::NotRun) => "-".to_string(),
+            (None, _) => unreachable!("a target with an outcome has a value"),
+        };
+        text.push_str(&format!(
+            "  {:8}  {:>12}  {}\n",
+            judged.outcome.to_string(),
+            value,
+            judged.target
+        ));
+    }
     text
 }
 
