@@ -11,18 +11,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::btree::{check_database, CheckReport};
+use crate::checkpointer;
 use crate::directory;
 use crate::format::frame::LOG_HEADER_SIZE;
 use crate::format::meta::Meta;
 use crate::history::{AsOfTxn, Overlay, Retention};
 use crate::io::{DirectoryLock, LockMode, OsStorage, Storage};
 use crate::log::{LogEnd, LogFile, Scanner};
-use crate::pager::{write_freelist, Pager, View, WriterState};
+use crate::pager::{Pager, View, WriterState};
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::{Error, LogRecovery, Options, Result, TxnId};
 
@@ -61,16 +64,23 @@ pub struct RecoveryReport {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Db {
+    pub(crate) shared: Arc<Shared>,
     dir: PathBuf,
+    recovery: RecoveryReport,
+    close_checkpoint: bool,
+    checkpointer: Option<JoinHandle<()>>,
+    /// The directory lock; last, so it is released only once both files are closed.
+    lock: Option<Box<dyn DirectoryLock>>,
+}
+
+/// What the handle and its checkpointer thread share.
+pub(crate) struct Shared {
     pub(crate) pager: Pager,
     pub(crate) log: LogFile,
     pub(crate) committed: Mutex<Committed>,
     pub(crate) writer: Mutex<WriterState>,
     pub(crate) options: Options,
-    recovery: RecoveryReport,
-    close_checkpoint: bool,
-    /// The directory lock; last, so it is released only once both files are closed.
-    lock: Option<Box<dyn DirectoryLock>>,
+    pub(crate) checkpoints: checkpointer::Signal,
 }
 
 pub(crate) struct Committed {
@@ -154,11 +164,9 @@ impl Db {
             checkpoint: meta,
             checkpoint_slot: opened.slot,
             commits_since_checkpoint: 0,
-            pages_written_since_checkpoint: 0,
             checkpoint_time: Instant::now(),
         };
-        let mut db = Db {
-            dir,
+        let shared = Shared {
             pager: opened.pager,
             log,
             committed: Mutex::new(Committed {
@@ -168,8 +176,14 @@ impl Db {
             }),
             writer: Mutex::new(writer),
             options,
+            checkpoints: checkpointer::Signal::default(),
+        };
+        let mut db = Db {
+            shared: Arc::new(shared),
+            dir,
             recovery: RecoveryReport::default(),
             close_checkpoint: true,
+            checkpointer: None,
             lock: None,
         };
         match db.recover() {
@@ -181,23 +195,31 @@ impl Db {
                 return Err(error);
             }
         }
+        if db.shared.options.background_checkpoints {
+            let shared = db.shared.clone();
+            let thread = std::thread::Builder::new()
+                .name("northstar-checkpointer".into())
+                .spawn(move || shared.run_checkpointer())
+                .map_err(|e| Error::io(&db.dir, "start the checkpointer thread", e))?;
+            db.checkpointer = Some(thread);
+        }
         Ok(db)
     }
 
     /// Replays the log after the checkpoint; cuts a torn tail; refuses a damaged middle.
     fn recover(&self) -> Result<RecoveryReport> {
-        let checkpoint = self.writer.lock().checkpoint;
+        let checkpoint = self.shared.writer.lock().checkpoint;
         let start = if checkpoint.log_position == 0 {
             LOG_HEADER_SIZE as u64
         } else {
             checkpoint.log_position
         };
         // Whatever reached the file is made durable before anything is built on it.
-        self.log.sync()?;
-        let bytes = self.log.file_bytes()?;
+        self.shared.log.sync()?;
+        let bytes = self.shared.log.file_bytes()?;
         if start > bytes.len() as u64 {
             return Err(Error::corrupt_log(
-                self.log.path(),
+                self.shared.log.path(),
                 bytes.len() as u64,
                 format!(
                     "the log ends before the checkpoint of txn {} at offset {start}",
@@ -211,7 +233,7 @@ impl Db {
         };
         // Strict recovery decides before replaying anything: an open it refuses must leave
         // both files as they were (replayed records would otherwise be checkpointed on drop).
-        if self.options.log_recovery == LogRecovery::Strict {
+        if self.shared.options.log_recovery == LogRecovery::Strict {
             let verdict =
                 Scanner::new(&bytes, start, checkpoint.txn_id + 1, checkpoint.database_id).finish();
             if let LogEnd::Corrupt {
@@ -222,7 +244,7 @@ impl Db {
             } = verdict
             {
                 let detail = damaged_record_detail(expected_txn_id, &detail, next_valid_offset);
-                return Err(Error::corrupt_log(self.log.path(), offset, detail));
+                return Err(Error::corrupt_log(self.shared.log.path(), offset, detail));
             }
         }
         let mut scanner =
@@ -231,7 +253,7 @@ impl Db {
             let end = offset + record.header.length;
             let mut txn = self.begin_write_at(Some(end))?;
             txn.apply_record(&record, |detail| {
-                Error::corrupt_log(self.log.path(), offset, detail)
+                Error::corrupt_log(self.shared.log.path(), offset, detail)
             })?;
             txn.commit()?;
             report.replayed_txns += 1;
@@ -249,7 +271,7 @@ impl Db {
                 bytes: cut,
                 detail,
             } => {
-                self.log.truncate(offset)?;
+                self.shared.log.truncate(offset)?;
                 report.log_truncated = Some((offset, cut, detail));
             }
             LogEnd::Corrupt {
@@ -259,10 +281,10 @@ impl Db {
                 detail,
             } => {
                 let detail = damaged_record_detail(expected_txn_id, &detail, next_valid_offset);
-                if self.options.log_recovery == LogRecovery::Strict {
-                    return Err(Error::corrupt_log(self.log.path(), offset, detail));
+                if self.shared.options.log_recovery == LogRecovery::Strict {
+                    return Err(Error::corrupt_log(self.shared.log.path(), offset, detail));
                 }
-                self.log.truncate(valid_end)?;
+                self.shared.log.truncate(valid_end)?;
                 report.log_truncated = Some((valid_end, file_len - valid_end, detail));
             }
         }
@@ -285,49 +307,55 @@ impl Db {
 
     /// The page file inside the directory.
     pub fn page_file_path(&self) -> &Path {
-        self.pager.path()
+        self.shared.pager.path()
     }
 
     /// The commit log inside the directory.
     pub fn log_path(&self) -> &Path {
-        self.log.path()
+        self.shared.log.path()
     }
 
     /// Id of the newest committed txn visible to readers (0 for a new database).
     pub fn last_txn_id(&self) -> TxnId {
-        self.committed.lock().meta.txn_id
+        self.shared.committed.lock().meta.txn_id
     }
 
     /// Random id given to the database at creation.
     pub fn database_id(&self) -> [u8; 16] {
-        self.committed.lock().meta.database_id
+        self.shared.committed.lock().meta.database_id
+    }
+
+    /// Counters of the page cache: frames made by commits, written and retired by
+    /// checkpoints, discarded unwritten, and reads served from it.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.shared.pager.cache_stats()
     }
 
     /// Number of log fdatasyncs issued by this handle (to measure group commit).
     pub fn log_sync_count(&self) -> u64 {
-        self.log.sync_count()
+        self.shared.log.sync_count()
     }
 
     /// Starts a read txn on the newest committed state. Never waits for the writer.
     pub fn begin_read(&self) -> Result<ReadTxn<'_>> {
         let meta = {
-            let mut committed = self.committed.lock();
+            let mut committed = self.shared.committed.lock();
             let meta = committed.meta;
             *committed.readers.entry(meta.txn_id).or_insert(0) += 1;
             meta
         };
-        Ok(ReadTxn::new(self, meta, self.pager.view()))
+        Ok(ReadTxn::new(self, meta, self.shared.pager.view()))
     }
 
     /// A read txn on `meta`, which the caller made sure is still intact, registered
     /// under the committed lock it holds.
     fn read_at_meta(&self, committed: &mut Committed, meta: Meta) -> ReadTxn<'_> {
         *committed.readers.entry(meta.txn_id).or_insert(0) += 1;
-        ReadTxn::new(self, meta, self.pager.view())
+        ReadTxn::new(self, meta, self.shared.pager.view())
     }
 
     pub(crate) fn end_read(&self, txn_id: TxnId) {
-        let mut committed = self.committed.lock();
+        let mut committed = self.shared.committed.lock();
         let count = committed
             .readers
             .get_mut(&txn_id)
@@ -360,7 +388,7 @@ impl Db {
     /// [`Error::HistoryUnavailable`] for a txn older than the oldest readable one.
     pub fn begin_read_at(&self, txn_id: TxnId) -> Result<AsOfTxn<'_>> {
         let base = {
-            let mut committed = self.committed.lock();
+            let mut committed = self.shared.committed.lock();
             let latest = committed.meta;
             if txn_id > latest.txn_id {
                 return Err(Error::FutureTxn {
@@ -375,7 +403,7 @@ impl Db {
             };
             match base {
                 Some(meta) => Some(self.read_at_meta(&mut committed, meta)),
-                None if self.log.header().first_txn_id == 1 => None,
+                None if self.shared.log.header().first_txn_id == 1 => None,
                 None => {
                     let oldest = committed.retention.oldest().unwrap_or(latest.txn_id);
                     return Err(Error::HistoryUnavailable {
@@ -400,13 +428,13 @@ impl Db {
         };
         let mut replayed = 0;
         if overlay.txn_id() < txn_id {
-            let bytes = self.log.bytes()?;
-            let database_id = self.log.header().database_id;
+            let bytes = self.shared.log.bytes()?;
+            let database_id = self.shared.log.header().database_id;
             let mut scanner = Scanner::new(&bytes, start, overlay.txn_id() + 1, database_id);
             for (offset, record) in scanner.by_ref() {
                 overlay
                     .apply(&record)
-                    .map_err(|detail| Error::corrupt_log(self.log.path(), offset, detail))?;
+                    .map_err(|detail| Error::corrupt_log(self.shared.log.path(), offset, detail))?;
                 replayed += 1;
                 if overlay.txn_id() == txn_id {
                     break;
@@ -428,7 +456,7 @@ impl Db {
                         format!("the log ends before txn {missing}; reading AS OF txn {txn_id} needs it"),
                     ),
                 };
-                return Err(Error::corrupt_log(self.log.path(), offset, detail));
+                return Err(Error::corrupt_log(self.shared.log.path(), offset, detail));
             }
             overlay.count_entries(view)?;
         }
@@ -443,7 +471,7 @@ impl Db {
     /// [`Db::unpin`]; returns its txn id. Pins nest. Cost: pages freed after it are not
     /// reused while pinned.
     pub fn pin_latest(&self) -> TxnId {
-        let mut committed = self.committed.lock();
+        let mut committed = self.shared.committed.lock();
         let meta = committed.meta;
         committed.retention.pin(meta);
         meta.txn_id
@@ -451,7 +479,7 @@ impl Db {
 
     /// Releases one pin of `txn_id`; returns whether it was pinned.
     pub fn unpin(&self, txn_id: TxnId) -> bool {
-        self.committed.lock().retention.unpin(txn_id)
+        self.shared.committed.lock().retention.unpin(txn_id)
     }
 
     /// Starts the write txn, waiting while another one is open.
@@ -459,18 +487,18 @@ impl Db {
     /// Errors: [`Error::Poisoned`] after an earlier failed sync; errors of a checkpoint
     /// that was due (see [`Options::checkpoint_every`]).
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        let slot = self.writer.lock();
+        let slot = self.shared.writer.lock();
         self.start_write(slot, None)
     }
 
     /// Starts the write txn, or returns [`Error::WriteBusy`] if one is open.
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_>> {
-        let slot = self.writer.try_lock().ok_or(Error::WriteBusy)?;
+        let slot = self.shared.writer.try_lock().ok_or(Error::WriteBusy)?;
         self.start_write(slot, None)
     }
 
     fn begin_write_at(&self, replay_end: Option<u64>) -> Result<WriteTxn<'_>> {
-        let slot = self.writer.lock();
+        let slot = self.shared.writer.lock();
         self.start_write(slot, replay_end)
     }
 
@@ -479,95 +507,46 @@ impl Db {
         mut slot: MutexGuard<'db, WriterState>,
         replay_end: Option<u64>,
     ) -> Result<WriteTxn<'db>> {
-        self.check_poisoned()?;
-        if replay_end.is_none() && self.checkpoint_due(&slot) {
-            self.checkpoint_locked(&mut slot)?;
+        self.shared.check_poisoned()?;
+        if replay_end.is_none() && self.shared.checkpoint_due(&slot) {
+            if !self.shared.options.background_checkpoints {
+                self.shared.checkpoint_holding_slot(&mut slot)?;
+            } else if self.shared.pager.dirty_count() < self.shared.options.dirty_pages_max {
+                self.shared.checkpoints.nudge();
+            } else {
+                // The checkpointer fell behind: this writer waits for one to finish.
+                drop(slot);
+                self.shared.checkpoint()?;
+                slot = self.shared.writer.lock();
+            }
         }
-        let oldest_pinned = self.committed.lock().oldest_pinned();
-        slot.free.begin_txn(oldest_pinned);
+        let oldest_pinned = self.shared.committed.lock().oldest_pinned();
+        slot.free.begin_txn(oldest_pinned, |page_id| {
+            self.shared.pager.discard_frame(page_id)
+        });
         Ok(WriteTxn::new(self, slot, replay_end))
-    }
-
-    fn check_poisoned(&self) -> Result<()> {
-        self.pager.check_poisoned()?;
-        self.log.check_poisoned()
-    }
-
-    fn checkpoint_due(&self, slot: &WriterState) -> bool {
-        let log_bytes = slot
-            .head
-            .log_position
-            .saturating_sub(slot.checkpoint.log_position);
-        let written = log_bytes + slot.pages_written_since_checkpoint * crate::PAGE_SIZE as u64;
-        slot.head.txn_id != slot.checkpoint.txn_id
-            && (slot.commits_since_checkpoint >= self.options.checkpoint_commits
-                || written >= self.options.checkpoint_bytes
-                || slot.checkpoint_time.elapsed() >= self.options.checkpoint_interval)
-    }
-
-    /// Makes the newest txn visible to readers (never moving backwards) and retains its
-    /// snapshot under the retention policy.
-    pub(crate) fn publish(&self, meta: Meta) {
-        let mut committed = self.committed.lock();
-        if meta.txn_id > committed.meta.txn_id {
-            committed.meta = meta;
-            committed.retention.on_publish(&meta, &self.options);
-        }
     }
 
     /// Makes every commit so far durable (with [`crate::Durability::Deferred`], the
     /// moment its commits stop being at risk).
     pub fn sync(&self) -> Result<()> {
-        self.log.sync()
+        self.shared.log.sync()
     }
 
     /// Checkpoints now: makes the page file durable and writes the meta page for the
-    /// newest txn, so the next open replays nothing before it.
+    /// newest txn, so the next open replays nothing before it. Waits for a checkpoint the
+    /// background thread is running. Commits go on meanwhile.
+    ///
+    /// Errors: [`Error::Poisoned`]; I/O errors (a failed write or sync poisons the handle
+    /// when commits went on during the checkpoint; a failed sync always does).
     pub fn checkpoint(&self) -> Result<()> {
-        let mut slot = self.writer.lock();
-        self.checkpoint_locked(&mut slot)
+        self.shared.checkpoint()
     }
 
-    fn checkpoint_locked(&self, slot: &mut WriterState) -> Result<()> {
-        self.check_poisoned()?;
-        if slot.head.txn_id == slot.checkpoint.txn_id {
-            return Ok(());
-        }
-        self.log.sync()?;
-        self.publish(slot.head);
-        self.pager.sync()?;
-        let plan = slot.free.plan_checkpoint();
-        let written = (|| {
-            self.pager.grow(slot.free.page_count())?;
-            let freelist_head =
-                write_freelist(&self.pager, slot.head.txn_id, &plan.pages, &plan.ids)?;
-            self.pager.sync()?;
-            let meta = Meta {
-                page_count: slot.free.page_count(),
-                freelist_head,
-                free_count: plan.ids.len() as u64,
-                ..slot.head
-            };
-            let target = 1 - slot.checkpoint_slot;
-            self.pager.write_meta(&meta, target)?;
-            Ok((meta, target))
-        })();
-        match written {
-            Ok((meta, target)) => {
-                slot.free.finish_checkpoint(meta.txn_id);
-                slot.head = meta;
-                slot.checkpoint = meta;
-                slot.checkpoint_slot = target;
-                slot.commits_since_checkpoint = 0;
-                slot.pages_written_since_checkpoint = 0;
-                slot.checkpoint_time = Instant::now();
-                Ok(())
-            }
-            Err(error) => {
-                slot.free.abort_checkpoint();
-                Err(error)
-            }
-        }
+    /// What this handle's checkpoints did: count, failures, the newest one's txn, duration
+    /// and pages written.
+    pub fn checkpoint_stats(&self) -> crate::CheckpointStats {
+        *self.shared.checkpoints.stats.lock()
     }
 
     /// Checkpoints and closes, returning any error (dropping a `Db` checkpoints too, but
@@ -579,11 +558,14 @@ impl Db {
     /// Runs the validator over the newest committed state (see [`CheckReport`]). Waits for
     /// the writer slot, so the check sees a quiet database; readers go on meanwhile.
     pub fn check(&self) -> Result<CheckReport> {
-        let slot = self.writer.lock();
-        self.log
+        // A checkpoint under way has planned a freelist not yet durable: wait for it.
+        let _no_checkpoint = self.shared.checkpoints.running.lock();
+        let slot = self.shared.writer.lock();
+        self.shared
+            .log
             .wait_durable(slot.head.log_position.max(LOG_HEADER_SIZE as u64))?;
-        self.publish(slot.head);
-        let view: std::sync::Arc<View> = self.pager.view();
+        self.shared.publish(slot.head);
+        let view: std::sync::Arc<View> = self.shared.pager.view();
         Ok(check_database(
             &view,
             &slot.head,
@@ -603,9 +585,30 @@ fn damaged_record_detail(expected_txn_id: TxnId, detail: &str, next_valid_offset
 
 impl Drop for Db {
     fn drop(&mut self) {
+        if let Some(thread) = self.checkpointer.take() {
+            self.shared.checkpoints.stop();
+            let _ = thread.join();
+        }
         // Best effort: an error here leaves the log to be replayed at the next open.
         if self.close_checkpoint {
             let _ = self.checkpoint();
         }
+    }
+}
+
+impl Shared {
+    /// Makes the newest txn visible to readers (never moving backwards) and retains its
+    /// snapshot under the retention policy.
+    pub(crate) fn publish(&self, meta: Meta) {
+        let mut committed = self.committed.lock();
+        if meta.txn_id > committed.meta.txn_id {
+            committed.meta = meta;
+            committed.retention.on_publish(&meta, &self.options);
+        }
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        self.pager.check_poisoned()?;
+        self.log.check_poisoned()
     }
 }

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod btree;
+mod checkpointer;
 mod db;
 mod directory;
 mod error;
@@ -42,11 +43,13 @@ pub mod pager;
 mod txn;
 
 pub use btree::{CheckReport, Cursor, Problem, Range, TreeStats, Value};
+pub use checkpointer::CheckpointStats;
 pub use db::{Db, RecoveryReport};
 pub use error::{Error, Result};
 pub use history::{replay, AsOfKeyspace, AsOfRange, AsOfTxn, Replayed};
 pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, TREE_DEPTH_MAX, VALUE_SIZE_MAX};
 pub use options::{Durability, LogRecovery, Options};
+pub use pager::CacheStats;
 pub use txn::{Keyspace, KeyspaceMut, ReadTxn, WriteTxn};
 
 // The README's examples run as doc tests.

@@ -47,6 +47,8 @@ pub struct Options {
     pub(crate) checkpoint_commits: u64,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) checkpoint_interval: Duration,
+    pub(crate) dirty_pages_max: u64,
+    pub(crate) background_checkpoints: bool,
     pub(crate) retain_recent: usize,
     pub(crate) retain_every: u64,
     pub(crate) retain_periodic: usize,
@@ -62,6 +64,8 @@ impl Default for Options {
             checkpoint_commits: 10_000,
             checkpoint_bytes: 64 << 20,
             checkpoint_interval: Duration::from_secs(30),
+            dirty_pages_max: (256 << 20) / crate::PAGE_SIZE as u64,
+            background_checkpoints: true,
             retain_recent: 0,
             retain_every: 0,
             retain_periodic: 8,
@@ -95,17 +99,33 @@ impl Options {
         self
     }
 
-    /// Checkpoint (sync the page file and write a meta page) when the next write txn
-    /// begins after `commits` commits, `bytes` bytes written (log records plus pages), or
-    /// `interval`, whichever comes first since the last checkpoint. Defaults: 10,000
-    /// commits, 64 MiB, 30 s. Checkpoints also run on [`crate::Db::checkpoint`] and on
-    /// close. Between checkpoints, recovery replays the log, and pages freed since the last
-    /// checkpoint are not reused, so `bytes` also bounds how much the page file can grow
-    /// between two checkpoints.
+    /// Checkpoint (write the pages commits changed, sync the page file and write a meta
+    /// page) after `commits` commits, `bytes` bytes written (log records plus changed
+    /// pages), or `interval`, whichever comes first since the last checkpoint. Defaults:
+    /// 10,000 commits, 64 MiB, 30 s. A background thread runs them while commits go on;
+    /// they also run on [`crate::Db::checkpoint`] and on close. Between checkpoints the
+    /// changed pages live in the page cache and recovery replays the log.
     pub fn checkpoint_every(mut self, commits: u64, bytes: u64, interval: Duration) -> Self {
         self.checkpoint_commits = commits.max(1);
         self.checkpoint_bytes = bytes;
         self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Whether a background thread runs the checkpoints due by policy while commits go on
+    /// (default `true`). With `false` the handle starts no thread, and the write txn that
+    /// finds a checkpoint due runs it before it begins (one thread does all the work, in
+    /// an order that repeats exactly: deterministic simulation tests use it).
+    pub fn background_checkpoints(mut self, background: bool) -> Self {
+        self.background_checkpoints = background;
+        self
+    }
+
+    /// How many bytes of changed pages may wait in the page cache for a checkpoint before
+    /// a write txn that finds a checkpoint due waits for one to finish, rather than
+    /// leaving it to the background thread (default 256 MiB).
+    pub fn dirty_limit(mut self, bytes: u64) -> Self {
+        self.dirty_pages_max = (bytes / crate::PAGE_SIZE as u64).max(1);
         self
     }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use northstar::io::sim::SimRng;
+use northstar_cartridges::Cartridge;
 
 /// Seed of every pseudo-random input here; change it only on purpose.
 const SEED: u64 = 0x6361_7274_7269_6467;
@@ -77,11 +78,20 @@ fn cartridge_decode_survives_edge_golden_damaged_and_random_inputs() {
             inputs.push(std::fs::read(entry.expect("entry").path()).expect("crash input"));
         }
     }
+    let mut accepted_after_reseal = 0;
     for input in &inputs {
         cartridge::run(input);
+        let mut sealed = input.clone();
+        cartridge::reseal(&mut sealed);
+        accepted_after_reseal += usize::from(Cartridge::from_bytes("smoke.cart", sealed).is_ok());
     }
+    // Damage behind re-sealed CRCs must reach the queries, not only the CRC checks.
+    assert!(
+        accepted_after_reseal > 3 + golden_cartridges().len(),
+        "{accepted_after_reseal} accepted"
+    );
     println!(
-        "cartridge_decode: {} inputs in {:.2?}",
+        "cartridge_decode: {} inputs ({accepted_after_reseal} accepted once re-sealed) in {:.2?}",
         inputs.len(),
         started.elapsed()
     );

@@ -38,16 +38,23 @@ fn assert_matches_model(history: &KeyHistory<'_>, model: &Model, db: &Db) {
             continue;
         }
         let read = db.begin_read_at(txn).expect("begin_read_at");
-        for (_, key) in universe()
-            .into_iter()
-            .filter(|(keyspace, _)| keyspace.is_empty())
-        {
-            let stored = read.get(&key).expect("get").map(|value| value.to_vec());
-            let found = history
-                .get_at(b"", &key, txn)
-                .expect("in range")
-                .map(<[u8]>::to_vec);
-            assert_eq!(found, stored, "begin_read_at({txn}) {key:?}");
+        let live = read.keyspaces();
+        for (keyspace, key) in universe() {
+            let name = String::from_utf8(keyspace.clone()).expect("UTF-8 name");
+            let stored = if keyspace.is_empty() {
+                read.get(&key).expect("get").map(|value| value.to_vec())
+            } else if live.contains(&name) {
+                let named = read.keyspace(&name).expect("live keyspace");
+                named.get(&key).expect("get").map(|value| value.to_vec())
+            } else {
+                None
+            };
+            let found = history.get_at(&keyspace, &key, txn).expect("in range");
+            assert_eq!(
+                found.map(<[u8]>::to_vec),
+                stored,
+                "begin_read_at({txn}) {name} {key:?}"
+            );
         }
     }
 }

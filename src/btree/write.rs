@@ -20,7 +20,7 @@ use crate::limits::{
     LEAF_CELL_INLINE_SIZE_MAX, NODE_FILL_AFTER_DELETE_MIN, NODE_FILL_MIN, OVERFLOW_PAYLOAD_SIZE,
     PAGE_HEADER_SIZE, PAGE_SIZE, TREE_DEPTH_MAX,
 };
-use crate::pager::{FreeState, Pager, View, WriterState};
+use crate::pager::{Frame, FreeState, Pager, View, WriterState};
 use crate::{PageId, Result, TxnId};
 
 /// The write txn's view of every tree: its own nodes in memory over the committed pages.
@@ -31,7 +31,6 @@ pub struct TreeWriter<'db> {
     dirty: FxHashMap<PageId, Node>,
     slot: MutexGuard<'db, WriterState>,
     txn_id: TxnId,
-    pages_written: u64,
 }
 
 impl<'db> TreeWriter<'db> {
@@ -47,7 +46,6 @@ impl<'db> TreeWriter<'db> {
             dirty: FxHashMap::default(),
             slot,
             txn_id,
-            pages_written: 0,
         }
     }
 
@@ -105,14 +103,14 @@ impl<'db> TreeWriter<'db> {
         Ok(())
     }
 
-    fn free_page(&mut self, page_id: PageId) {
-        self.dirty.remove(&page_id);
-        self.slot.free.free(page_id);
+    fn free_page(&mut self, page: PageRef) {
+        self.dirty.remove(&page.id);
+        self.slot.free.free(page.id, page.txn);
     }
 
     fn free_run(&mut self, first_page: PageRef, len: u32) {
         for page_id in first_page.id..first_page.id + overflow::page_count_for(len as usize) {
-            self.slot.free.free(page_id);
+            self.slot.free.free(page_id, first_page.txn);
         }
     }
 
@@ -129,7 +127,7 @@ impl<'db> TreeWriter<'db> {
             return Ok(page);
         }
         let node = Node::decode(self.view.node(page)?);
-        self.slot.free.free(page.id);
+        self.slot.free.free(page.id, page.txn);
         let copy = self.allocate()?;
         self.dirty.insert(copy.id, node);
         Ok(copy)
@@ -154,7 +152,6 @@ impl<'db> TreeWriter<'db> {
             let page_id = first_page + index as u64;
             overflow::encode(&mut page, page_id, self.txn_id, chunk);
             self.pager.write_page(page_id, &page)?;
-            self.pages_written += 1;
         }
         if value.is_empty() {
             overflow::encode(&mut page, first_page, self.txn_id, &[]);
@@ -322,7 +319,7 @@ impl<'db> TreeWriter<'db> {
         left.absorb(separator, right);
         if left.size() <= PAGE_SIZE {
             self.dirty_node(parent).remove_child(right_index);
-            self.slot.free.free(pages[1].id);
+            self.slot.free.free(pages[1].id, pages[1].txn);
         } else {
             let (separator, right) = left.split(false);
             self.dirty.insert(pages[1].id, right);
@@ -352,11 +349,11 @@ impl<'db> TreeWriter<'db> {
                 );
                 root = new_root;
             } else if node.count() == 0 {
-                self.free_page(root.id);
+                self.free_page(root);
                 return Ok(PageRef::NONE);
             } else if let (Node::Branch { children, .. }, 1) = (node, node.count()) {
                 let child = children[0];
-                self.free_page(root.id);
+                self.free_page(root);
                 root = child;
             } else {
                 return Ok(root);
@@ -386,26 +383,22 @@ impl<'db> TreeWriter<'db> {
             for (first_page, len) in runs {
                 self.free_run(first_page, len);
             }
-            self.free_page(page.id);
+            self.free_page(page);
         }
         Ok(())
     }
 
-    /// Encodes and writes every node the txn changed, in page order.
-    pub fn write_nodes(&mut self) -> Result<()> {
+    /// Encodes every node the txn changed into a frame, in page order. Nothing is written:
+    /// the frames go to the page cache once the txn's record is in the log.
+    pub fn encode_nodes(&mut self) -> Vec<(PageId, Box<Frame>)> {
         let mut ids: Vec<PageId> = self.dirty.keys().copied().collect();
         ids.sort_unstable();
-        let mut page = vec![0u8; PAGE_SIZE];
+        let mut frames = Vec::with_capacity(ids.len());
         for page_id in ids {
-            self.dirty[&page_id].encode(&mut page, page_id, self.txn_id);
-            self.pager.write_page(page_id, &page)?;
-            self.pages_written += 1;
+            let mut frame = Frame::new_boxed();
+            self.dirty[&page_id].encode(&mut frame.0, page_id, self.txn_id);
+            frames.push((page_id, frame));
         }
-        Ok(())
-    }
-
-    /// Pages written by the txn so far (nodes and overflow pages).
-    pub fn pages_written(&self) -> u64 {
-        self.pages_written
+        frames
     }
 }

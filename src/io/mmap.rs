@@ -1,4 +1,5 @@
-//! The default backend: reads through a shared read-only memory map, writes with `pwrite`.
+//! The default backend: reads through a shared read-only memory map, writes with `pwrite`;
+//! the file grows in large chunks whose blocks are allocated up front (`fallocate`).
 //!
 //! Invariants: the file never shrinks while open, so an old map stays valid after the file
 //! grows and a new map is made; writes go through the file descriptor and are seen through
@@ -80,6 +81,29 @@ impl MmapIo {
     }
 }
 
+/// Extends `file` from `from` to `to` bytes with blocks really allocated (`fallocate`), so
+/// that pages written there later, by a checkpoint, cannot fail for want of space: a full
+/// disk shows at the commit that needed the pages. File systems without `fallocate` get a
+/// sparse extension.
+fn allocate(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to - from),
+    ) else {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    // SAFETY: a plain system call on a file descriptor this backend owns.
+    if unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) } == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => file.set_len(to),
+        _ => Err(error),
+    }
+}
+
 impl PageIo for MmapIo {
     fn path(&self) -> &Path {
         &self.path
@@ -99,9 +123,12 @@ impl PageIo for MmapIo {
         let target = page_count
             .max(have + step)
             .next_multiple_of(GROW_STEP_MIN_PAGES);
-        self.file
-            .set_len(target * PAGE_SIZE as u64)
-            .map_err(|e| Error::io(&self.path, format!("grow to {target} pages"), e))?;
+        allocate(
+            &self.file,
+            have * PAGE_SIZE as u64,
+            target * PAGE_SIZE as u64,
+        )
+        .map_err(|e| Error::io(&self.path, format!("grow to {target} pages"), e))?;
         *current = Arc::new(Self::map(&self.file, &self.path)?);
         Ok(())
     }
@@ -111,6 +138,45 @@ impl PageIo for MmapIo {
         self.file
             .write_all_at(bytes, page_id * PAGE_SIZE as u64)
             .map_err(|e| Error::io(&self.path, format!("write page {page_id}"), e))
+    }
+
+    fn write_pages(&self, first: PageId, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(bytes.len() % PAGE_SIZE, 0);
+        let count = bytes.len() / PAGE_SIZE;
+        self.file
+            .write_all_at(bytes, first * PAGE_SIZE as u64)
+            .map_err(|e| {
+                let last = first + count as u64 - 1;
+                Error::io(&self.path, format!("write pages {first}..={last}"), e)
+            })
+    }
+
+    fn write_back(&self, first: PageId, count: u64, previous: Option<(PageId, u64)>) {
+        use std::os::fd::AsRawFd;
+        let range = |first: PageId, count: u64| {
+            (
+                (first * PAGE_SIZE as u64) as libc::off64_t,
+                (count * PAGE_SIZE as u64) as libc::off64_t,
+            )
+        };
+        let fd = self.file.as_raw_fd();
+        // Failures only lose the smoothing: the checkpoint's fdatasync still decides.
+        // SAFETY: plain system calls on a file descriptor this backend owns.
+        unsafe {
+            let (offset, len) = range(first, count);
+            libc::sync_file_range(fd, offset, len, libc::SYNC_FILE_RANGE_WRITE);
+            if let Some((first, count)) = previous {
+                let (offset, len) = range(first, count);
+                libc::sync_file_range(
+                    fd,
+                    offset,
+                    len,
+                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                );
+            }
+        }
     }
 
     fn sync(&self) -> Result<()> {

@@ -161,6 +161,21 @@ pub trait PageIo: Send + Sync {
     /// Writes one full page at `page_id`. Not durable until [`PageIo::sync`].
     fn write_page(&self, page_id: PageId, bytes: &[u8]) -> Result<()>;
 
+    /// Writes consecutive full pages starting at `first` (`bytes` is a multiple of a page)
+    /// with as few calls as the backend allows. Not durable until [`PageIo::sync`].
+    fn write_pages(&self, first: PageId, bytes: &[u8]) -> Result<()> {
+        for (index, page) in bytes.chunks(crate::PAGE_SIZE).enumerate() {
+            self.write_page(first + index as u64, page)?;
+        }
+        Ok(())
+    }
+
     /// Makes every write so far durable (fdatasync).
     fn sync(&self) -> Result<()>;
+
+    /// Starts writing pages `first..first + count` back to the device without waiting,
+    /// and waits for the writeback started by the previous call to finish, so a large
+    /// checkpoint keeps only a bounded amount of writeback queued ahead of the log's syncs.
+    /// Durability still comes only from [`PageIo::sync`]. The default does nothing.
+    fn write_back(&self, _first: PageId, _count: u64, _previous: Option<(PageId, u64)>) {}
 }

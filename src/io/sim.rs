@@ -576,6 +576,17 @@ impl PageIo for SimPageIo {
         Ok(())
     }
 
+    fn write_pages(&self, first: PageId, bytes: &[u8]) -> Result<()> {
+        let last = first + (bytes.len() / PAGE_SIZE) as u64 - 1;
+        self.disk.check(
+            &self.file.path,
+            &format!("write pages {first}..={last}"),
+            false,
+        )?;
+        self.file.data.lock().write(first * PAGE_SIZE as u64, bytes);
+        Ok(())
+    }
+
     fn write_page(&self, page_id: PageId, bytes: &[u8]) -> Result<()> {
         self.disk
             .check(&self.file.path, &format!("write page {page_id}"), false)?;

@@ -8,6 +8,9 @@
 //!   that wait together share one fdatasync (group commit).
 //! - A failed sync poisons the log: nothing is appended or reported durable afterwards,
 //!   and the sync is never retried.
+//! - An append never writes into a sector holding bytes that are durable or that a sync
+//!   under way will make durable: it starts on the next sector instead. Appends hold the
+//!   state lock through their write, so a sync's target is always a record boundary.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +27,8 @@ pub const LOG_FILE_NAME: &str = "northstar.log";
 struct SyncState {
     end: u64,
     durable: u64,
-    syncing: bool,
+    /// The end a sync under way will make durable.
+    syncing: Option<u64>,
     failed: Option<String>,
 }
 
@@ -84,7 +88,7 @@ impl LogFile {
         let state = SyncState {
             end: len,
             durable: len,
-            syncing: false,
+            syncing: None,
             failed: None,
         };
         Ok(LogFile {
@@ -135,23 +139,24 @@ impl LogFile {
         txn_id: TxnId,
         database_id: &[u8; 16],
     ) -> Result<u64> {
-        let (start, durable) = {
-            let state = self.state.lock();
-            if let Some(failed) = &state.failed {
-                return Err(self.poisoned(failed));
-            }
-            let sector_start = state.end - state.end % LOG_SECTOR_SIZE;
-            let start = if state.end > sector_start && state.durable > sector_start {
-                sector_start + LOG_SECTOR_SIZE
-            } else {
-                state.end
-            };
-            (start, state.durable)
+        // The lock is held through the write, so no sync starts between choosing where the
+        // record goes and writing it; a sync under way protects its target like durable
+        // bytes, since it may complete before or after this write reaches the disk.
+        let mut state = self.state.lock();
+        if let Some(failed) = &state.failed {
+            return Err(self.poisoned(failed));
+        }
+        let protected = state.durable.max(state.syncing.unwrap_or(0));
+        let sector_start = state.end - state.end % LOG_SECTOR_SIZE;
+        let start = if state.end > sector_start && protected > sector_start {
+            sector_start + LOG_SECTOR_SIZE
+        } else {
+            state.end
         };
-        let record = record.finish(txn_id, database_id, durable);
+        let record = record.finish(txn_id, database_id, state.durable);
         self.io.write_at(start, record)?;
         let end = start + record.len() as u64;
-        self.state.lock().end = end;
+        state.end = end;
         Ok(end)
     }
 
@@ -166,17 +171,17 @@ impl LogFile {
             if state.durable >= end {
                 return Ok(());
             }
-            if state.syncing {
+            if state.syncing.is_some() {
                 self.synced.wait(&mut state);
                 continue;
             }
-            state.syncing = true;
             let target = state.end;
+            state.syncing = Some(target);
             drop(state);
             let result = self.io.sync();
             self.sync_count.fetch_add(1, Ordering::Relaxed);
             state = self.state.lock();
-            state.syncing = false;
+            state.syncing = None;
             match result {
                 Ok(()) => state.durable = state.durable.max(target),
                 Err(error) => state.failed = Some(error.to_string()),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use super::cache::{CacheStats, Frame, PageCache};
 use super::freelist::FreeState;
 use super::view::View;
 use crate::format::freelist;
@@ -21,6 +22,12 @@ use crate::io::{PageIo, Storage};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
+/// Most pages a checkpoint writes with one call (1 MiB).
+const WRITE_RUN_PAGES_MAX: usize = 64;
+
+/// Pages a checkpoint writes between two writeback hints (1 MiB).
+const WRITE_BACK_PAGES: u64 = 64;
+
 /// Name of the page file inside a database directory.
 pub const PAGE_FILE_NAME: &str = "northstar.db";
 
@@ -29,6 +36,7 @@ pub struct Pager {
     io: Box<dyn PageIo>,
     path: Arc<PathBuf>,
     view: RwLock<Arc<View>>,
+    cache: Arc<PageCache>,
     poisoned: Mutex<Option<String>>,
 }
 
@@ -56,7 +64,8 @@ impl Pager {
     /// Opens a database on any backend whose directory lock the caller holds.
     pub fn from_io(io: Box<dyn PageIo>) -> Result<Opened> {
         let path = Arc::new(io.path().to_path_buf());
-        let view = Arc::new(View::new(io.view(), path.clone(), None));
+        let cache = Arc::new(PageCache::default());
+        let view = Arc::new(View::new(io.view(), path.clone(), None, cache.clone()));
         let (meta, slot) = choose_meta(&view)?;
         if view.page_count() < meta.page_count {
             return Err(Error::corrupt(
@@ -76,6 +85,7 @@ impl Pager {
             io,
             path,
             view: RwLock::new(view),
+            cache,
             poisoned: Mutex::new(None),
         };
         Ok(Opened {
@@ -114,10 +124,127 @@ impl Pager {
         }
         self.check_poisoned()?;
         self.io.grow(page_count)?;
+        Ok(Some(self.replace_view(|_| {})))
+    }
+
+    /// Makes a new current view over the file as it is now, linked from the old one, which
+    /// gets `on_old` applied first.
+    fn replace_view(&self, on_old: impl FnOnce(&View)) -> Arc<View> {
         let mut current = self.view.write();
-        let view = Arc::new(View::new(self.io.view(), self.path.clone(), Some(&current)));
+        on_old(&current);
+        let view = Arc::new(View::new(
+            self.io.view(),
+            self.path.clone(),
+            Some(&current),
+            self.cache.clone(),
+        ));
+        current.link_newer(view.clone());
         *current = view.clone();
-        Ok(Some(view))
+        view
+    }
+
+    /// Pages changed since the last checkpoint that it has not written yet.
+    pub fn dirty_count(&self) -> u64 {
+        self.cache.dirty_count()
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Adds the pages a committed txn wrote, as dirty frames (no I/O).
+    pub fn insert_frames(&self, frames: Vec<(PageId, Box<Frame>)>) {
+        let view = self.view.read();
+        for (page_id, _) in &frames {
+            view.set_cached(*page_id);
+        }
+        self.cache.insert(frames);
+    }
+
+    /// Pages a committed txn freed: a checkpoint no longer writes them.
+    pub fn forget_dirty(&self, page_ids: &[PageId]) {
+        self.cache.forget_dirty(page_ids);
+    }
+
+    /// Drops the frame of a page that became reusable (no snapshot can reach it).
+    pub fn discard_frame(&self, page_id: PageId) {
+        if self.cache.discard(page_id) {
+            self.view.read().clear_cached(page_id);
+        }
+    }
+
+    /// The dirty frames, in page-id order: what a checkpoint of the newest txn writes.
+    pub fn dirty_frames(&self) -> Vec<(PageId, Arc<Frame>)> {
+        self.cache.dirty_frames()
+    }
+
+    /// Poisons the pager after `error` left the page file in a state no later write may
+    /// build on.
+    pub fn poison(&self, error: &Error) {
+        self.poisoned
+            .lock()
+            .get_or_insert_with(|| error.to_string());
+    }
+
+    /// Writes `frames` (in page-id order) to their pages, adjacent pages in one write. Not
+    /// durable until [`Pager::sync`].
+    pub fn write_frames(&self, frames: &[(PageId, Arc<Frame>)]) -> Result<()> {
+        self.check_poisoned()?;
+        let mut run: Vec<u8> = Vec::new();
+        let mut index = 0;
+        // Writeback is started every `WRITE_BACK_PAGES` pages and the previous batch waited
+        // for, so the device never holds more than two batches of this checkpoint ahead of
+        // a commit's log sync.
+        let mut batch: Option<(PageId, PageId)> = None;
+        let mut previous: Option<(PageId, u64)> = None;
+        while index < frames.len() {
+            let first = frames[index].0;
+            let mut end = index + 1;
+            while end < frames.len()
+                && frames[end].0 == first + (end - index) as u64
+                && end - index < WRITE_RUN_PAGES_MAX
+            {
+                end += 1;
+            }
+            if end - index == 1 {
+                self.io.write_page(first, &frames[index].1 .0)?;
+            } else {
+                run.clear();
+                for (_, frame) in &frames[index..end] {
+                    run.extend_from_slice(&frame.0);
+                }
+                self.io.write_pages(first, &run)?;
+            }
+            let last = frames[end - 1].0;
+            let (batch_first, _) = *batch.get_or_insert((first, last));
+            batch = Some((batch_first, last));
+            if last + 1 - batch_first >= WRITE_BACK_PAGES {
+                let count = last + 1 - batch_first;
+                self.io.write_back(batch_first, count, previous);
+                previous = Some((batch_first, count));
+                batch = None;
+            }
+            index = end;
+        }
+        Ok(())
+    }
+
+    /// Retires frames a durable checkpoint wrote: readers read them from the file from now
+    /// on; readers that may still hold them keep them through their views.
+    pub fn retire(&self, written: &[(PageId, Arc<Frame>)]) {
+        let retired = self.cache.retire(written);
+        if retired.is_empty() {
+            return;
+        }
+        let view = self.replace_view(|old| old.keep_retired(retired));
+        for (page_id, _) in written {
+            // The file's bytes of the page are new: check them again on first read.
+            view.forget(*page_id);
+            if !self.cache.contains(*page_id) {
+                view.clear_cached(*page_id);
+            }
+        }
     }
 
     /// Writes a sealed page. The page must not be visible to any live snapshot.

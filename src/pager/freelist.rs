@@ -5,6 +5,10 @@
 //! - `pending[t]` holds pages freed by txn `t`. They become reusable once no reader older
 //!   than `t` is live *and* a checkpoint at or after `t` is durable: until then the
 //!   checkpointed tree that recovery starts from may still reference them.
+//! - `young[t]` holds pages freed by txn `t` that were written after the newest checkpoint
+//!   begun (`young_floor`): no checkpoint that recovery could start from references them,
+//!   so they become reusable as soon as no reader older than `t` is live. Small commits
+//!   therefore reuse a handful of pages between checkpoints instead of growing the file.
 //! - Within a write txn, a page allocated by the txn and freed again goes straight back to
 //!   `reusable`: no snapshot ever saw it. Abort restores the state at the txn's start.
 //! - The persisted list (written by a checkpoint) is `reusable` plus every pending page plus
@@ -24,7 +28,10 @@ pub const FIRST_DATA_PAGE: PageId = 2;
 pub struct FreeState {
     reusable: BTreeSet<PageId>,
     pending: BTreeMap<TxnId, Vec<PageId>>,
+    young: BTreeMap<TxnId, Vec<PageId>>,
     pending_count: usize,
+    young_floor: TxnId,
+    txn_freed_young: Vec<PageId>,
     page_count: u64,
     freelist_pages: Vec<PageId>,
     previous_chain: Vec<PageId>,
@@ -60,6 +67,7 @@ impl FreeState {
             txn_start_page_count: page_count,
             freelist_pages,
             checkpointed_txn_id,
+            young_floor: checkpointed_txn_id,
             ..FreeState::default()
         }
     }
@@ -75,22 +83,37 @@ impl FreeState {
     }
 
     /// Starts a write txn. `oldest_reader` is the oldest snapshot still being read (or
-    /// retained).
-    pub fn begin_txn(&mut self, oldest_reader: Option<TxnId>) {
+    /// retained). `reused` is told every page that becomes reusable now.
+    pub fn begin_txn(&mut self, oldest_reader: Option<TxnId>, mut reused: impl FnMut(PageId)) {
         debug_assert!(self.txn_allocated.is_empty() && self.txn_freed.is_empty());
+        let readers_allow = |freed_by: TxnId| oldest_reader.is_none_or(|oldest| oldest >= freed_by);
         while let Some(entry) = self.pending.first_entry() {
             let freed_by = *entry.key();
-            if oldest_reader.is_some_and(|oldest| oldest < freed_by)
-                || freed_by > self.checkpointed_txn_id
-            {
+            if !readers_allow(freed_by) || freed_by > self.checkpointed_txn_id {
                 break;
             }
             let pages = entry.remove();
             self.pending_count -= pages.len();
+            pages.iter().for_each(|page_id| reused(*page_id));
+            self.reusable.extend(pages);
+        }
+        while let Some(entry) = self.young.first_entry() {
+            if !readers_allow(*entry.key()) {
+                break;
+            }
+            let pages = entry.remove();
+            self.pending_count -= pages.len();
+            pages.iter().for_each(|page_id| reused(*page_id));
             self.reusable.extend(pages);
         }
         self.txn_start_page_count = self.page_count;
         self.txn_from_reusable.clear();
+    }
+
+    /// A checkpoint of txn `txn_id` begins: pages written up to it may be in the tree it
+    /// makes durable, so freeing them waits for a checkpoint from now on.
+    pub fn checkpoint_started(&mut self, txn_id: TxnId) {
+        self.young_floor = self.young_floor.max(txn_id);
     }
 
     /// A page for the current txn to write.
@@ -142,8 +165,9 @@ impl FreeState {
         None
     }
 
-    /// Frees a page the current txn no longer references.
-    pub fn free(&mut self, page_id: PageId) {
+    /// Frees a page the current txn no longer references; `written_by` is the txn that
+    /// wrote it.
+    pub fn free(&mut self, page_id: PageId, written_by: TxnId) {
         debug_assert!(
             page_id >= FIRST_DATA_PAGE && page_id < self.page_count,
             "free of page {page_id}"
@@ -151,6 +175,8 @@ impl FreeState {
         if self.txn_allocated.remove(&page_id) {
             let fresh = self.reusable.insert(page_id);
             debug_assert!(fresh, "double free of page {page_id}");
+        } else if written_by > self.young_floor {
+            self.txn_freed_young.push(page_id);
         } else {
             self.txn_freed.push(page_id);
         }
@@ -159,7 +185,12 @@ impl FreeState {
     /// Whether the current txn freed a page that an earlier txn wrote (so a committed tree
     /// changed, even if the txn holds no new node: e.g. it emptied a one-leaf tree).
     pub fn txn_freed_committed_pages(&self) -> bool {
-        !self.txn_freed.is_empty()
+        !self.txn_freed.is_empty() || !self.txn_freed_young.is_empty()
+    }
+
+    /// Pages the current txn freed that earlier txns wrote.
+    pub fn txn_freed_pages(&self) -> impl Iterator<Item = PageId> + '_ {
+        self.txn_freed.iter().chain(&self.txn_freed_young).copied()
     }
 
     /// Whether the current txn allocated `page_id` (and may write it in place).
@@ -176,6 +207,7 @@ impl FreeState {
         self.page_count = self.txn_start_page_count;
         self.txn_allocated.clear();
         self.txn_freed.clear();
+        self.txn_freed_young.clear();
     }
 
     fn allocate_outside_txn(&mut self) -> PageId {
@@ -203,6 +235,7 @@ impl FreeState {
         }
         let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
         ids.extend(self.pending.values().flatten().copied());
+        ids.extend(self.young.values().flatten().copied());
         ids.extend(self.previous_chain.iter().copied());
         ids.sort_unstable();
         self.freelist_pages = pages.clone();
@@ -245,6 +278,11 @@ impl FreeState {
             self.pending_count += freed.len();
             self.pending.entry(txn_id).or_default().extend(freed);
         }
+        let freed = std::mem::take(&mut self.txn_freed_young);
+        if !freed.is_empty() {
+            self.pending_count += freed.len();
+            self.young.entry(txn_id).or_default().extend(freed);
+        }
         self.txn_allocated.clear();
         self.txn_from_reusable.clear();
         self.txn_start_page_count = self.page_count;
@@ -255,6 +293,7 @@ impl FreeState {
     pub fn all_free(&self) -> Vec<PageId> {
         let mut ids: Vec<PageId> = self.reusable.iter().copied().collect();
         ids.extend(self.pending.values().flatten().copied());
+        ids.extend(self.young.values().flatten().copied());
         ids.sort_unstable();
         ids
     }
@@ -272,11 +311,11 @@ mod tests {
     #[test]
     fn pages_freed_by_a_txn_wait_for_older_readers() {
         let mut free = FreeState::loaded(10, [4, 5], vec![], 0);
-        free.begin_txn(None);
+        free.begin_txn(None, |_| {});
         assert_eq!(free.allocate(), 4);
-        free.free(7);
+        free.free(7, 0);
         free.commit_txn(3);
-        free.begin_txn(None);
+        free.begin_txn(None, |_| {});
         assert_eq!(free.allocate(), 5);
         assert_eq!(
             free.allocate(),
@@ -290,22 +329,64 @@ mod tests {
             "the chain takes the free page"
         );
         free.finish_checkpoint(3);
-        free.begin_txn(Some(2));
+        free.begin_txn(Some(2), |_| {});
         assert_eq!(
             free.allocate(),
             10,
             "page 7 is still visible to the reader at txn 2"
         );
         free.abort_txn();
-        free.begin_txn(Some(3));
+        free.begin_txn(Some(3), |_| {});
         assert_eq!(free.allocate(), 7);
+    }
+
+    #[test]
+    fn pages_written_after_the_newest_checkpoint_are_reused_once_readers_allow() {
+        let mut free = FreeState::loaded(10, [], vec![], 5);
+        free.begin_txn(None, |_| {});
+        let page = free.allocate();
+        free.commit_txn(6);
+        free.begin_txn(None, |_| {});
+        free.free(page, 6);
+        free.commit_txn(7);
+        let mut reused = Vec::new();
+        free.begin_txn(Some(6), |page_id| reused.push(page_id));
+        assert!(reused.is_empty(), "the reader at txn 6 still sees the page");
+        free.abort_txn();
+        free.begin_txn(Some(7), |page_id| reused.push(page_id));
+        assert_eq!(
+            reused,
+            [page],
+            "no checkpoint references it: reusable at once"
+        );
+        assert_eq!(free.allocate(), page);
+        free.abort_txn();
+        // Once a checkpoint of txn 8 begins, pages written up to it wait for a checkpoint.
+        free.begin_txn(None, |_| {});
+        let page = free.allocate();
+        free.commit_txn(8);
+        free.checkpoint_started(8);
+        free.begin_txn(None, |_| {});
+        free.free(page, 8);
+        free.commit_txn(9);
+        let mut reused = Vec::new();
+        free.begin_txn(None, |page_id| reused.push(page_id));
+        assert!(
+            reused.is_empty(),
+            "the checkpoint of txn 8 may reference it"
+        );
+        free.abort_txn();
+        let _ = free.plan_checkpoint();
+        free.finish_checkpoint(9);
+        free.begin_txn(None, |page_id| reused.push(page_id));
+        assert_eq!(reused, [page]);
     }
 
     #[test]
     fn failed_checkpoint_gives_back_chain_pages_past_the_high_water_mark() {
         let mut free = FreeState::loaded(10, [], vec![], 0);
-        free.begin_txn(None);
-        free.free(4);
+        free.begin_txn(None, |_| {});
+        free.free(4, 0);
         free.commit_txn(1);
         let plan = free.plan_checkpoint();
         assert_eq!(
@@ -324,13 +405,13 @@ mod tests {
     #[test]
     fn abort_returns_every_allocation() {
         let mut free = FreeState::loaded(10, [3, 4, 5, 8], vec![], 0);
-        free.begin_txn(None);
+        free.begin_txn(None, |_| {});
         let run = free.allocate_run(3);
         assert_eq!(run, 3);
         let fresh = free.allocate_run(2);
         assert_eq!(fresh, 10);
-        free.free(fresh);
-        free.free(9);
+        free.free(fresh, 0);
+        free.free(9, 0);
         free.abort_txn();
         assert_eq!(free.page_count(), 10);
         assert_eq!(free.all_free(), vec![3, 4, 5, 8]);

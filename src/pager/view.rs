@@ -9,18 +9,30 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::cache::{Frame, PageCache};
 use crate::format::node::NodePage;
 use crate::format::page::{self, read_u64, PageHeader, PageKind, PageRef};
 use crate::format::{freelist, overflow};
 use crate::io::PageView;
 use crate::limits::{OVERFLOW_PAYLOAD_SIZE, PAGE_SIZE};
 use crate::{Error, PageId, Result, TxnId};
+use parking_lot::Mutex;
 
-/// Read view of the page file with cached page verification.
+/// Read view of the page file with cached page verification, over the page cache.
+///
+/// Views form a chain, oldest first: a view replaced by a newer one (the file grew, or a
+/// checkpoint retired frames) links to it, and frames retired while a view was current
+/// are kept by that view. A reader holds the view it began with, and so every frame it may
+/// have borrowed, until it ends.
 pub struct View {
     pages: Arc<dyn PageView>,
     verified: Box<[AtomicU64]>,
+    /// A bit per page that may have a frame in the cache (a hint: the cache decides).
+    cached: Box<[AtomicU64]>,
+    cache: Arc<PageCache>,
     path: Arc<PathBuf>,
+    newer: Mutex<Option<Arc<View>>>,
+    retired: Mutex<Vec<Arc<Frame>>>,
 }
 
 impl View {
@@ -28,21 +40,58 @@ impl View {
         pages: Arc<dyn PageView>,
         path: Arc<PathBuf>,
         previous: Option<&View>,
+        cache: Arc<PageCache>,
     ) -> View {
         let words = pages.page_count().div_ceil(64) as usize;
-        let verified: Box<[AtomicU64]> = (0..words)
-            .map(|index| {
-                let bits = previous
-                    .and_then(|view| view.verified.get(index))
-                    .map_or(0, |word| word.load(Ordering::Acquire));
-                AtomicU64::new(bits)
-            })
-            .collect();
+        let copy = |bits: Option<&[AtomicU64]>| -> Box<[AtomicU64]> {
+            (0..words)
+                .map(|index| {
+                    let word = bits
+                        .and_then(|bits| bits.get(index))
+                        .map_or(0, |word| word.load(Ordering::Acquire));
+                    AtomicU64::new(word)
+                })
+                .collect()
+        };
         View {
+            verified: copy(previous.map(|view| &view.verified[..])),
+            cached: copy(previous.map(|view| &view.cached[..])),
             pages,
-            verified,
+            cache,
             path,
+            newer: Mutex::new(None),
+            retired: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Makes this view keep `newer` (and so everything `newer` keeps) alive.
+    pub(crate) fn link_newer(&self, newer: Arc<View>) {
+        *self.newer.lock() = Some(newer);
+    }
+
+    /// Keeps `frames`, just retired from the cache, alive as long as this view lives.
+    pub(crate) fn keep_retired(&self, frames: Vec<Arc<Frame>>) {
+        self.retired.lock().extend(frames);
+    }
+
+    /// Marks page `page_id` as possibly cached.
+    pub(crate) fn set_cached(&self, page_id: PageId) {
+        if let Some(word) = self.cached.get((page_id / 64) as usize) {
+            word.fetch_or(1u64 << (page_id % 64), Ordering::AcqRel);
+        }
+    }
+
+    /// Marks page `page_id` as not cached.
+    pub(crate) fn clear_cached(&self, page_id: PageId) {
+        if let Some(word) = self.cached.get((page_id / 64) as usize) {
+            word.fetch_and(!(1u64 << (page_id % 64)), Ordering::AcqRel);
+        }
+    }
+
+    fn maybe_cached(&self, page_id: PageId) -> bool {
+        self.cached
+            .get((page_id / 64) as usize)
+            .is_some_and(|word| word.load(Ordering::Acquire) & (1u64 << (page_id % 64)) != 0)
     }
 
     /// The page file's path.
@@ -55,9 +104,13 @@ impl View {
         self.pages.page_count()
     }
 
-    /// The page's bytes with no check at all (for tools that inspect damage).
+    /// The page's bytes with no check at all (for tools that inspect damage): its frame
+    /// in the cache if it has one, else the file's bytes.
     pub fn raw_page(&self, page_id: PageId) -> Option<&[u8]> {
-        self.pages.page(page_id)
+        match self.located(page_id) {
+            Ok((bytes, _)) => Some(bytes),
+            Err(_) => None,
+        }
     }
 
     pub(crate) fn forget(&self, page_id: PageId) {
@@ -112,8 +165,8 @@ impl View {
 
     /// The leaf or branch page `page` refers to, checked.
     pub fn node(&self, page: PageRef) -> Result<NodePage<'_>> {
-        let bytes = self.bytes(page.id)?;
-        if !self.is_verified(page.id) {
+        let (bytes, trusted) = self.located(page.id)?;
+        if !trusted && !self.is_verified(page.id) {
             self.verify_page(page.id)?;
             self.mark_verified(page.id);
         }
@@ -134,14 +187,28 @@ impl View {
 
     /// Checks page `page_id` fully, ignoring the cache, and returns its header.
     pub fn verify_page(&self, page_id: PageId) -> Result<PageHeader> {
-        let bytes = self.bytes(page_id)?;
+        let (bytes, _) = self.located(page_id)?;
         let header = page::verify(bytes, page_id)
             .map_err(|fault| self.corrupt(page_id, fault.to_string()))?;
         check_structure(bytes, &header).map_err(|detail| self.corrupt(page_id, detail))?;
         Ok(header)
     }
 
-    fn bytes(&self, page_id: PageId) -> Result<&[u8]> {
+    /// The page's bytes and whether they come from a frame (written by this process, so
+    /// trusted without a check).
+    fn located(&self, page_id: PageId) -> Result<(&[u8], bool)> {
+        if self.maybe_cached(page_id) {
+            if let Some(frame) = self.cache.lookup(page_id) {
+                // SAFETY: a frame found through this view stays alive while the view does:
+                // it is either still in the cache, or retired into this view or a newer one
+                // this view keeps alive (see `PageCache`'s reader rule).
+                return Ok((unsafe { &(&(*frame).0)[..] }, true));
+            }
+        }
+        Ok((self.file_bytes(page_id)?, false))
+    }
+
+    fn file_bytes(&self, page_id: PageId) -> Result<&[u8]> {
         self.pages.page(page_id).ok_or_else(|| {
             self.corrupt(
                 page_id,
@@ -154,8 +221,8 @@ impl View {
     }
 
     fn checked(&self, page_id: PageId) -> Result<(&[u8], PageHeader)> {
-        let bytes = self.bytes(page_id)?;
-        if self.is_verified(page_id) {
+        let (bytes, trusted) = self.located(page_id)?;
+        if trusted || self.is_verified(page_id) {
             return Ok((bytes, PageHeader::decode(bytes)));
         }
         let header = self.verify_page(page_id)?;
@@ -205,5 +272,19 @@ fn check_structure(bytes: &[u8], header: &PageHeader) -> Result<(), String> {
         }
         Some(_) => Ok(()),
         None => Err(format!("unknown page kind byte {}", header.kind)),
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        // Unlink the chain of newer views one at a time: a long-lived reader may keep many,
+        // and dropping them recursively could exhaust the stack.
+        let mut next = self.newer.get_mut().take();
+        while let Some(view) = next {
+            next = match Arc::try_unwrap(view) {
+                Ok(mut view) => view.newer.get_mut().take(),
+                Err(_) => None,
+            };
+        }
     }
 }

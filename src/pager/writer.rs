@@ -19,9 +19,6 @@ pub struct WriterState {
     pub checkpoint_slot: PageId,
     /// Commits since the newest checkpoint.
     pub commits_since_checkpoint: u64,
-    /// Pages written since the newest checkpoint (none of the pages freed meanwhile can be
-    /// reused before the next one, so this bounds how fast the file grows).
-    pub pages_written_since_checkpoint: u64,
     /// When the newest checkpoint finished.
     pub checkpoint_time: std::time::Instant,
 }

@@ -5,9 +5,11 @@
 //! - Dropping it without `commit` undoes every allocation; nothing it wrote is reachable.
 //! - Every effective change is also recorded, in order, as an operation of the txn's
 //!   commit record, so replaying the record reproduces the txn.
-//! - Commit order: changed nodes are written (not synced), the commit record is appended
-//!   to the log, the writer slot is released, the log is synced (one sync may cover the
-//!   records of several committers), and only then do new readers see the txn.
+//! - Commit order: the commit record is appended to the log, the changed nodes become
+//!   dirty frames in the page cache (no page is written), the writer slot is released, the
+//!   log is synced (one sync may cover the records of several committers), and only then
+//!   do new readers see the txn. Overflow pages of large values are the exception: they
+//!   are written as the txn runs, to pages no checkpoint references.
 //! - After any failed operation the txn refuses to commit: a half-applied change is never
 //!   made durable.
 
@@ -74,7 +76,7 @@ impl<'db> WriteTxn<'db> {
         let base = slot.head;
         WriteTxn {
             db,
-            tree: TreeWriter::new(&db.pager, slot, base.txn_id + 1),
+            tree: TreeWriter::new(&db.shared.pager, slot, base.txn_id + 1),
             base,
             default: KeyspaceState {
                 id: 0,
@@ -440,11 +442,11 @@ impl<'db> WriteTxn<'db> {
         // Release the writer slot before waiting for the sync, so the next writer can
         // append its record and share the sync.
         drop(self);
-        if !replaying && db.options.durability == Durability::Immediate {
-            db.log.wait_durable(end)?;
+        if !replaying && db.shared.options.durability == Durability::Immediate {
+            db.shared.log.wait_durable(end)?;
         }
-        db.publish(meta);
-        if db.options.verify_every_commit {
+        db.shared.publish(meta);
+        if db.shared.options.verify_every_commit {
             let report = db.check()?;
             assert!(
                 report.is_ok(),
@@ -466,16 +468,21 @@ impl<'db> WriteTxn<'db> {
         for (name, state) in changed {
             self.put_catalog(&name, state)?;
         }
-        self.tree.write_nodes()?;
+        let frames = self.tree.encode_nodes();
         let txn_id = self.tree.txn_id();
         let end = match self.replay_end {
             Some(end) => end,
             None => self
                 .db
+                .shared
                 .log
                 .append(&mut self.record, txn_id, &self.base.database_id)?,
         };
-        let pages_written = self.tree.pages_written();
+        // The record is in the log: from here the txn is committed, and its pages live in
+        // the page cache until a checkpoint writes them.
+        let freed: Vec<_> = self.tree.free_state().txn_freed_pages().collect();
+        self.db.shared.pager.forget_dirty(&freed);
+        self.db.shared.pager.insert_frames(frames);
         let slot = self.tree.slot();
         let meta = Meta {
             txn_id,
@@ -492,7 +499,6 @@ impl<'db> WriteTxn<'db> {
         slot.free.commit_txn(txn_id);
         slot.head = meta;
         slot.commits_since_checkpoint += 1;
-        slot.pages_written_since_checkpoint += pages_written;
         Ok((meta, end))
     }
 

@@ -356,6 +356,24 @@ pub fn log_file(dir: &Path) -> PathBuf {
     dir.join("northstar.log")
 }
 
+/// Waits until the background checkpointer of `db` is idle (no checkpoint running, none
+/// started for a while), so a test can reason about the newest checkpoint.
+pub fn settle_checkpoints(db: &Db) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let before = db.checkpoint_stats();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let after = db.checkpoint_stats();
+        if before == after && !after.in_progress {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpointer never settled: {after:?}"
+        );
+    }
+}
+
 /// The lock file of the database in `dir`: what [`northstar::Error::Locked`] names.
 pub fn lock_file(dir: &Path) -> PathBuf {
     dir.join("northstar.lock")

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
+use northstar::{CacheStats, CheckpointStats};
 use northstar::{CheckReport, Db, RecoveryReport, TreeStats, TxnId, PAGE_SIZE};
 use serde_json::{json, Value};
 
@@ -38,6 +39,12 @@ pub struct Stat {
     pub page_file: PathBuf,
     /// Size of the page file in bytes, preallocated space included.
     pub file_size: u64,
+    /// Bytes of disk blocks allocated to the page file (holes take none).
+    pub allocated_size: u64,
+    /// The page cache of this handle.
+    pub cache: CacheStats,
+    /// The checkpoints of this handle (the one open ran after replaying, if any).
+    pub checkpoints: CheckpointStats,
     /// The validator's report of the newest committed state.
     pub report: CheckReport,
     /// The commit log.
@@ -82,14 +89,18 @@ pub fn run(args: &StatArgs) -> Outcome {
 /// Errors: when the page file's size cannot be read, and read errors from the library.
 pub fn collect(db: &Db) -> Result<Stat, Failure> {
     let page_file = db.page_file_path().to_path_buf();
-    let file_size = std::fs::metadata(&page_file)
-        .map_err(|error| Failure::new(format!("stat {}: {error}", page_file.display())))?
-        .len();
+    let metadata = std::fs::metadata(&page_file)
+        .map_err(|error| Failure::new(format!("stat {}: {error}", page_file.display())))?;
+    let file_size = metadata.len();
+    let allocated_size = std::os::unix::fs::MetadataExt::blocks(&metadata) * 512;
     let report = validate::check(db)?;
     Ok(Stat {
         database: db.path().to_path_buf(),
         page_file,
         file_size,
+        allocated_size,
+        cache: db.cache_stats(),
+        checkpoints: db.checkpoint_stats(),
         report,
         log: log_stat(&LogSource::open(db.log_path())?),
         recovery: db.recovery_report().clone(),
@@ -173,6 +184,32 @@ pub fn write_text(stat: &Stat, out: &mut impl Write) -> std::io::Result<()> {
         Some(0) | None => writeln!(out, ")")?,
         Some(spare) => writeln!(out, ", {spare} preallocated past the last page in use)")?,
     }
+    writeln!(
+        out,
+        "allocated       {} on disk",
+        human_size(stat.allocated_size)
+    )?;
+    writeln!(
+        out,
+        "io              mmap reads, pwrite writes, page cache for changed pages"
+    )?;
+    let cache = &stat.cache;
+    writeln!(
+        out,
+        "page cache      {} frames, {} dirty; {} hits, {} made, {} written, {} never written",
+        cache.frames, cache.dirty, cache.hits, cache.inserted, cache.retired, cache.discarded
+    )?;
+    let checkpoints = &stat.checkpoints;
+    match checkpoints.count {
+        0 => writeln!(out, "checkpoints     none by this handle")?,
+        count => writeln!(
+            out,
+            "checkpoints     {count} by this handle; the last, of txn {}, wrote {} pages in {:.1} ms",
+            checkpoints.last_txn_id,
+            checkpoints.last_pages_written,
+            checkpoints.last_duration.as_secs_f64() * 1e3
+        )?,
+    }
     writeln!(out, "free pages      {}", report.free_pages)?;
     writeln!(out, "freelist pages  {}", report.freelist_pages)?;
     match report.problems.len() {
@@ -238,6 +275,23 @@ pub fn to_json(stat: &Stat) -> Value {
         "page_size": PAGE_SIZE,
         "page_count": report.page_count,
         "file_size": stat.file_size,
+        "allocated_size": stat.allocated_size,
+        "io": "mmap",
+        "cache": {
+            "frames": stat.cache.frames,
+            "dirty": stat.cache.dirty,
+            "hits": stat.cache.hits,
+            "inserted": stat.cache.inserted,
+            "retired": stat.cache.retired,
+            "discarded": stat.cache.discarded,
+        },
+        "checkpoints": {
+            "count": stat.checkpoints.count,
+            "failed": stat.checkpoints.failed,
+            "last_txn_id": stat.checkpoints.last_txn_id,
+            "last_duration_ms": stat.checkpoints.last_duration.as_secs_f64() * 1e3,
+            "last_pages_written": stat.checkpoints.last_pages_written,
+        },
         "free_pages": report.free_pages,
         "freelist_pages": report.freelist_pages,
         "problems": report.problems.len(),
