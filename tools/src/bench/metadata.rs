@@ -34,7 +34,7 @@ pub struct Metadata {
     pub mount_point: String,
     /// `git rev-parse HEAD` of the checkout the runner was built from.
     pub git_commit: String,
-    /// Whether tracked files differed from that commit.
+    /// Whether tracked files (other than stored baselines) differed from that commit.
     pub git_dirty: bool,
     /// When the run started, RFC 3339 in UTC.
     pub timestamp_utc: String,
@@ -52,9 +52,17 @@ impl Metadata {
         let source_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (filesystem, mount_point) = filesystem_of(data_dir);
         let git_commit = git(source_dir, &["rev-parse", "HEAD"]).unwrap_or_else(|| UNKNOWN.into());
+        // Stored baselines are left out: capturing one replaces tracked result files.
         let git_dirty = git(
             source_dir,
-            &["status", "--porcelain", "--untracked-files=no"],
+            &[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(top,exclude)benches/baselines",
+            ],
         )
         .is_some_and(|status| !status.is_empty());
         Metadata {
