@@ -23,9 +23,9 @@ use crate::directory;
 use crate::format::frame::LOG_HEADER_SIZE;
 use crate::format::meta::Meta;
 use crate::history::{AsOfTxn, Overlay, Retention};
-use crate::io::{DirectoryLock, LockMode, OsStorage, Storage};
+use crate::io::{DirectoryLock, IoMode, LockMode, OsStorage, Storage};
 use crate::log::{LogEnd, LogFile, Scanner};
-use crate::pager::{Pager, View, WriterState};
+use crate::pager::{Pager, View, WriterState, PAGE_FILE_NAME};
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::{Error, LogRecovery, Options, Result, TxnId};
 
@@ -110,7 +110,9 @@ impl Db {
     /// Errors: [`Error::Locked`] if another handle has it open; [`Error::NotADatabase`] if
     /// `path` is a file or its page file is not ours; [`Error::MissingFile`] when the page
     /// file or the commit log is there without the other; [`Error::DatabaseMismatch`] when
-    /// they belong to different databases; [`Error::UnsupportedVersion`];
+    /// they belong to different databases; [`Error::DirectIoUnsupported`] when
+    /// [`Options::io_mode`] asks for direct I/O the file system refuses (and no fallback
+    /// is allowed); [`Error::UnsupportedVersion`];
     /// [`Error::Corrupt`] when both meta pages are damaged, the file is truncated, or the
     /// log is damaged before its last record (see [`LogRecovery`]); [`Error::Io`] for
     /// operating-system failures (e.g. missing with `create(false)`).
@@ -145,8 +147,11 @@ impl Db {
 
     fn open_locked(storage: &dyn Storage, options: Options) -> Result<Db> {
         let dir = storage.dir().to_path_buf();
+        if options.page_io.mode == IoMode::Direct && !options.page_io.fallback {
+            storage.check_direct_io(PAGE_FILE_NAME)?;
+        }
         directory::prepare(storage, options.create)?;
-        let opened = Pager::open(storage)?;
+        let opened = Pager::open_with(storage, &options.page_io)?;
         let meta = opened.meta;
         directory::require_log(storage)?;
         let log = LogFile::open(storage)?;
@@ -323,6 +328,12 @@ impl Db {
     /// Random id given to the database at creation.
     pub fn database_id(&self) -> [u8; 16] {
         self.shared.committed.lock().meta.database_id
+    }
+
+    /// How the page file is read and written: the mode asked for in
+    /// [`Options::io_mode`], or [`IoMode::Buffered`] where direct I/O fell back.
+    pub fn io_mode(&self) -> IoMode {
+        self.shared.pager.io_mode()
     }
 
     /// Counters of the page cache: frames made by commits, written and retired by

@@ -72,6 +72,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The file system refused `O_DIRECT` for the page file (tmpfs does) and the options
+    /// allow no fallback to buffered I/O. Nothing was changed.
+    #[error("{}: the file system refuses direct I/O (O_DIRECT): {source}; allow a fallback with Options::direct_io_fallback(true) or use IoMode::Mmap", path.display())]
+    DirectIoUnsupported {
+        /// The page file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// One of the database's files is missing while others are there: a page file without
     /// its commit log, or a log without its page file. Nothing was changed.
     #[error("{}: missing: {detail}", path.display())]

@@ -47,6 +47,7 @@ pub use checkpointer::CheckpointStats;
 pub use db::{Db, RecoveryReport};
 pub use error::{Error, Result};
 pub use history::{replay, AsOfKeyspace, AsOfRange, AsOfTxn, Replayed};
+pub use io::IoMode;
 pub use limits::{KEYSPACE_NAME_SIZE_MAX, KEY_SIZE_MAX, PAGE_SIZE, TREE_DEPTH_MAX, VALUE_SIZE_MAX};
 pub use options::{Durability, LogRecovery, Options};
 pub use pager::CacheStats;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::io::{IoMode, PageIoConfig};
+
 /// When a commit is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -49,6 +51,7 @@ pub struct Options {
     pub(crate) checkpoint_interval: Duration,
     pub(crate) dirty_pages_max: u64,
     pub(crate) background_checkpoints: bool,
+    pub(crate) page_io: PageIoConfig,
     pub(crate) retain_recent: usize,
     pub(crate) retain_every: u64,
     pub(crate) retain_periodic: usize,
@@ -66,6 +69,7 @@ impl Default for Options {
             checkpoint_interval: Duration::from_secs(30),
             dirty_pages_max: (256 << 20) / crate::PAGE_SIZE as u64,
             background_checkpoints: true,
+            page_io: PageIoConfig::default(),
             retain_recent: 0,
             retain_every: 0,
             retain_periodic: 8,
@@ -118,6 +122,30 @@ impl Options {
     /// an order that repeats exactly: deterministic simulation tests use it).
     pub fn background_checkpoints(mut self, background: bool) -> Self {
         self.background_checkpoints = background;
+        self
+    }
+
+    /// How the page file is read and written (default [`IoMode::Mmap`]). With
+    /// [`IoMode::Direct`] every read goes through the store's own cache of clean pages
+    /// ([`Options::cache_size`]) and the operating system caches none of the file.
+    pub fn io_mode(mut self, mode: IoMode) -> Self {
+        self.page_io.mode = mode;
+        self
+    }
+
+    /// Bytes of clean pages the store's cache may hold in [`IoMode::Direct`] and
+    /// [`IoMode::Buffered`] (default 256 MiB; at least 16 pages). Pages changed since the
+    /// last checkpoint are held apart, within [`Options::dirty_limit`].
+    pub fn cache_size(mut self, bytes: u64) -> Self {
+        self.page_io.cache_size = bytes;
+        self
+    }
+
+    /// Whether a file system that refuses `O_DIRECT` (tmpfs does) gets
+    /// [`IoMode::Buffered`] instead of [`crate::Error::DirectIoUnsupported`] (default
+    /// `false`). [`crate::Db::io_mode`] says which one runs.
+    pub fn direct_io_fallback(mut self, fallback: bool) -> Self {
+        self.page_io.fallback = fallback;
         self
     }
 

@@ -120,15 +120,7 @@ fn readers_keep_exact_snapshots_while_checkpoints_retire_frames() {
         for _ in 0..300 {
             let mut txn = db.begin_write().unwrap();
             for _ in 0..1 + rng.below(20) {
-                let key = (rng.below(400) as u32).to_be_bytes().to_vec();
-                if rng.below(4) == 0 {
-                    txn.delete(&key).unwrap();
-                    model.remove(&key);
-                } else {
-                    let value = vec![rng.below(256) as u8; 1 + rng.below(300) as usize];
-                    txn.put(&key, &value).unwrap();
-                    model.insert(key, value);
-                }
+                common::random_put_or_delete(&mut txn, &mut model, &mut rng, 400, 300, 4);
             }
             // Every txn changes something, so txn ids advance one by one.
             let counter = (states.read().unwrap().len() as u64).to_le_bytes().to_vec();
@@ -219,4 +211,62 @@ fn a_checkpoint_crashed_at_every_operation_while_commits_run_loses_no_acknowledg
         }
         drop(db);
     }
+}
+
+#[test]
+fn dirty_pages_stay_within_the_limit_while_readers_read() {
+    const DIRTY_PAGES_MAX: u64 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .checkpoint_every(
+            u64::MAX,
+            (DIRTY_PAGES_MAX / 2) << 14,
+            Duration::from_secs(3_600),
+        )
+        .dirty_limit(DIRTY_PAGES_MAX << 14);
+    let db = Db::open(dir.path(), options).unwrap();
+    let done = AtomicBool::new(false);
+    let mut rng = Rng::new(common::seed(
+        "dirty_pages_stay_within_the_limit_while_readers_read",
+    ));
+    let (mut dirty_max, mut frames_max) = (0, 0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let (db, done) = (&db, &done);
+            scope.spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    let read = db.begin_read().unwrap();
+                    let count = read.iter().unwrap().count() as u64;
+                    assert_eq!(count, read.len(), "snapshot at txn {}", read.txn_id());
+                }
+            });
+        }
+        for _ in 0..400 {
+            let mut txn = db.begin_write().unwrap();
+            for _ in 0..20 {
+                let key = (rng.below(20_000) as u32).to_be_bytes();
+                txn.put(key, [rng.below(256) as u8; 100]).unwrap();
+            }
+            txn.commit().unwrap();
+            let stats = db.cache_stats();
+            dirty_max = dirty_max.max(stats.dirty);
+            frames_max = frames_max.max(stats.frames);
+        }
+        done.store(true, Ordering::Release);
+    });
+    // A txn of 20 puts dirties at most about 25 pages on top of the limit.
+    assert!(
+        dirty_max <= DIRTY_PAGES_MAX + 32,
+        "dirty pages reached {dirty_max}"
+    );
+    assert!(
+        frames_max <= 4 * (DIRTY_PAGES_MAX + 32),
+        "frames reached {frames_max}"
+    );
+    assert!(
+        db.checkpoint_stats().count > 5,
+        "{:?}",
+        db.checkpoint_stats()
+    );
+    assert!(db.check().unwrap().is_ok());
 }

@@ -85,7 +85,7 @@ impl MmapIo {
 /// that pages written there later, by a checkpoint, cannot fail for want of space: a full
 /// disk shows at the commit that needed the pages. File systems without `fallocate` get a
 /// sparse extension.
-fn allocate(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+pub(crate) fn allocate(file: &File, from: u64, to: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let (Ok(offset), Ok(len)) = (
         libc::off_t::try_from(from),

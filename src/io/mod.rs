@@ -5,12 +5,19 @@
 //! and the log's business. [`OsStorage`] is the real file system (mmap reads, `pwrite`
 //! writes); [`sim::SimDisk`] is a simulated disk for crash and fault tests.
 
+mod clock;
+mod direct;
+mod frame;
 mod lock;
 mod mmap;
 mod os;
 pub mod sim;
 
+pub use clock::ClockStats;
+pub use direct::DirectIo;
+pub use frame::{Frame, FRAME_ALIGN};
 pub use lock::OsDirectoryLock;
+pub(crate) use mmap::allocate;
 pub use mmap::MmapIo;
 pub use os::{OsLogIo, OsStorage};
 
@@ -18,6 +25,54 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::{PageId, Result};
+
+/// How the page file is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// Reads through a shared memory map, writes with `pwrite` (the LMDB-like path): the
+    /// operating system's page cache holds the file.
+    #[default]
+    Mmap,
+    /// `O_DIRECT` reads and writes of 4 KiB-aligned buffers; every read goes through the
+    /// store's own cache of clean pages (`Options::cache_size`).
+    Direct,
+    /// `pread`/`pwrite` through the store's cache, without `O_DIRECT`: what a direct open
+    /// falls back to where the file system refuses `O_DIRECT`, if the options allow it.
+    Buffered,
+}
+
+impl IoMode {
+    /// The mode's name, as `stat` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoMode::Mmap => "mmap",
+            IoMode::Direct => "direct",
+            IoMode::Buffered => "buffered",
+        }
+    }
+}
+
+/// How to open the page file: the I/O mode asked for, the clean-page cache's budget (for
+/// the modes that have one), and whether a refused `O_DIRECT` may fall back to buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageIoConfig {
+    /// The mode asked for.
+    pub mode: IoMode,
+    /// Bytes of clean pages the store's cache may hold.
+    pub cache_size: u64,
+    /// Whether [`IoMode::Direct`] may fall back to [`IoMode::Buffered`].
+    pub fallback: bool,
+}
+
+impl Default for PageIoConfig {
+    fn default() -> Self {
+        PageIoConfig {
+            mode: IoMode::Mmap,
+            cache_size: 256 << 20,
+            fallback: false,
+        }
+    }
+}
 
 /// Name of the lock file inside a database directory.
 pub const LOCK_FILE_NAME: &str = "northstar.lock";
@@ -57,6 +112,14 @@ pub trait Storage: Send + Sync {
     /// Whether file `name` exists.
     fn exists(&self, name: &str) -> Result<bool>;
 
+    /// Fails when the directory's file system refuses `O_DIRECT`, so a direct open is
+    /// refused before it creates anything. The default (a simulated disk) accepts it.
+    ///
+    /// Errors: [`crate::Error::DirectIoUnsupported`] naming `page_file`.
+    fn check_direct_io(&self, _page_file: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// Up to `len_max` bytes from the start of file `name`, and the file's length; `None`
     /// when the file does not exist.
     fn read_start(&self, name: &str, len_max: usize) -> Result<Option<(Vec<u8>, u64)>>;
@@ -85,8 +148,12 @@ pub trait Storage: Send + Sync {
         self.sync_dir()
     }
 
-    /// Opens page file `name` for reading and writing (the directory lock is the caller's).
-    fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>>;
+    /// Opens page file `name` for reading and writing as `config` asks (the directory lock
+    /// is the caller's). A simulated disk has one backend of its own and ignores `config`.
+    ///
+    /// Errors: [`crate::Error::DirectIoUnsupported`] when `O_DIRECT` is refused and no
+    /// fallback is allowed; [`crate::Error::Io`].
+    fn open_pages(&self, name: &str, config: &PageIoConfig) -> Result<Box<dyn PageIo>>;
 
     /// Opens log file `name`.
     fn open_log(&self, name: &str) -> Result<Box<dyn LogIo>>;
@@ -178,4 +245,20 @@ pub trait PageIo: Send + Sync {
     /// checkpoint keeps only a bounded amount of writeback queued ahead of the log's syncs.
     /// Durability still comes only from [`PageIo::sync`]. The default does nothing.
     fn write_back(&self, _first: PageId, _count: u64, _previous: Option<(PageId, u64)>) {}
+
+    /// The mode this backend runs in.
+    fn mode(&self) -> IoMode {
+        IoMode::Mmap
+    }
+
+    /// Whether views handed out long ago keep enough evicted memory that a new view
+    /// should be made (so it is freed as old readers finish).
+    fn wants_new_view(&self) -> bool {
+        false
+    }
+
+    /// The counters of the backend's own clean-page cache, where it has one.
+    fn clean_cache_stats(&self) -> Option<ClockStats> {
+        None
+    }
 }

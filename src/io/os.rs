@@ -9,7 +9,10 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{DirectoryLock, LockMode, LogBytes, LogIo, MmapIo, OsDirectoryLock, PageIo, Storage};
+use super::{
+    DirectIo, DirectoryLock, IoMode, LockMode, LogBytes, LogIo, MmapIo, OsDirectoryLock, PageIo,
+    PageIoConfig, Storage,
+};
 use crate::{Error, Result};
 
 /// A database directory on the real file system.
@@ -44,6 +47,27 @@ impl Storage for OsStorage {
     fn exists(&self, name: &str) -> Result<bool> {
         let path = self.dir.join(name);
         path.try_exists().map_err(|e| Error::io(&path, "stat", e))
+    }
+
+    fn check_direct_io(&self, page_file: &str) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // The lock file exists once the lock is taken; opening it with O_DIRECT is what
+        // tmpfs refuses, and it changes nothing.
+        let probe = self.dir.join(super::LOCK_FILE_NAME);
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&probe)
+        {
+            Ok(_) => Ok(()),
+            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
+                Err(Error::DirectIoUnsupported {
+                    path: self.dir.join(page_file),
+                    source: error,
+                })
+            }
+            Err(error) => Err(Error::io(&probe, "open with O_DIRECT", error)),
+        }
     }
 
     fn read_start(&self, name: &str, len_max: usize) -> Result<Option<(Vec<u8>, u64)>> {
@@ -88,10 +112,18 @@ impl Storage for OsStorage {
             .map_err(|e| Error::io(&self.dir, "fsync directory", e))
     }
 
-    fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>> {
+    fn open_pages(&self, name: &str, config: &PageIoConfig) -> Result<Box<dyn PageIo>> {
         let path = self.dir.join(name);
-        let file = open_read_write(&path)?;
-        Ok(Box::new(MmapIo::new(file, path)?))
+        if config.mode == IoMode::Mmap {
+            let file = open_read_write(&path)?;
+            return Ok(Box::new(MmapIo::new(file, path)?));
+        }
+        Ok(Box::new(DirectIo::open(
+            path,
+            config.mode,
+            config.cache_size,
+            config.fallback,
+        )?))
     }
 
     fn open_log(&self, name: &str) -> Result<Box<dyn LogIo>> {

@@ -22,7 +22,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{DirectoryLock, LockMode, LogBytes, LogIo, PageIo, PageView, Storage, LOCK_FILE_NAME};
+use super::{
+    DirectoryLock, LockMode, LogBytes, LogIo, PageIo, PageIoConfig, PageView, Storage,
+    LOCK_FILE_NAME,
+};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
@@ -483,7 +486,7 @@ impl Storage for SimDisk {
         Ok(())
     }
 
-    fn open_pages(&self, name: &str) -> Result<Box<dyn PageIo>> {
+    fn open_pages(&self, name: &str, _config: &PageIoConfig) -> Result<Box<dyn PageIo>> {
         let file = self.file_handle(name)?;
         Ok(Box::new(SimPageIo {
             disk: self.clone(),

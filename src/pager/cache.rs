@@ -31,19 +31,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 
-use crate::limits::PAGE_SIZE;
+pub use crate::io::Frame;
 use crate::PageId;
-
-/// One page's bytes, aligned for direct I/O.
-#[repr(C, align(4096))]
-pub struct Frame(pub [u8; PAGE_SIZE]);
-
-impl Frame {
-    /// A zeroed frame on the heap.
-    pub fn new_boxed() -> Box<Frame> {
-        Box::new(Frame([0u8; PAGE_SIZE]))
-    }
-}
 
 /// Counters of the cache, as the store ran.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +49,8 @@ pub struct CacheStats {
     pub frames: u64,
     /// Of those, frames whose page is not in the page file yet.
     pub dirty: u64,
+    /// The backend's cache of clean pages, in the I/O modes that have one.
+    pub clean: Option<crate::io::ClockStats>,
 }
 
 /// Frames of pages written since the last checkpoint.
@@ -166,6 +157,7 @@ impl PageCache {
             discarded: self.discarded.load(Ordering::Relaxed),
             frames: self.frames.read().len() as u64,
             dirty: self.dirty.lock().len() as u64,
+            clean: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use super::view::View;
 use crate::format::freelist;
 use crate::format::meta::{Meta, MetaFault, FORMAT_VERSION};
 use crate::format::page::{self, PageFault, PageKind, PageRef};
-use crate::io::{PageIo, Storage};
+use crate::io::{ClockStats, IoMode, PageIo, PageIoConfig, Storage};
 use crate::limits::PAGE_SIZE;
 use crate::{Error, PageId, Result};
 
@@ -58,7 +58,23 @@ impl Pager {
     /// Errors: [`Error::Io`] (not found) when there is no page file; those of
     /// [`Pager::from_io`].
     pub fn open(storage: &dyn Storage) -> Result<Opened> {
-        Self::from_io(storage.open_pages(PAGE_FILE_NAME)?)
+        Self::open_with(storage, &PageIoConfig::default())
+    }
+
+    /// Opens the page file in `storage` with the I/O `config` asks for; otherwise as
+    /// [`Pager::open`]. Errors: also [`Error::DirectIoUnsupported`].
+    pub fn open_with(storage: &dyn Storage, config: &PageIoConfig) -> Result<Opened> {
+        Self::from_io(storage.open_pages(PAGE_FILE_NAME, config)?)
+    }
+
+    /// The I/O mode the page file runs in.
+    pub fn io_mode(&self) -> IoMode {
+        self.io.mode()
+    }
+
+    /// The counters of the backend's clean-page cache, where it has one.
+    pub fn clean_cache_stats(&self) -> Option<ClockStats> {
+        self.io.clean_cache_stats()
     }
 
     /// Opens a database on any backend whose directory lock the caller holds.
@@ -103,6 +119,10 @@ impl Pager {
 
     /// The current read view.
     pub fn view(&self) -> Arc<View> {
+        if self.io.wants_new_view() {
+            // Evicted frames kept for old readers are freed once those finish.
+            return self.replace_view(|_| {});
+        }
         self.view.read().clone()
     }
 
@@ -150,7 +170,10 @@ impl Pager {
 
     /// The cache's counters.
     pub fn cache_stats(&self) -> CacheStats {
-        self.cache.stats()
+        CacheStats {
+            clean: self.io.clean_cache_stats(),
+            ..self.cache.stats()
+        }
     }
 
     /// Adds the pages a committed txn wrote, as dirty frames (no I/O).

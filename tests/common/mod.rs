@@ -356,6 +356,27 @@ pub fn log_file(dir: &Path) -> PathBuf {
     dir.join("northstar.log")
 }
 
+/// One random change in `txn`, mirrored in `model`: a delete of a key below `key_space`
+/// one time in `delete_one_in`, else a put of 1 to `value_len_max` bytes.
+pub fn random_put_or_delete(
+    txn: &mut WriteTxn<'_>,
+    model: &mut Model,
+    rng: &mut Rng,
+    key_space: u64,
+    value_len_max: u64,
+    delete_one_in: u64,
+) {
+    let key = (rng.below(key_space) as u32).to_be_bytes().to_vec();
+    if rng.below(delete_one_in) == 0 {
+        txn.delete(&key).unwrap();
+        model.remove(&key);
+    } else {
+        let value = vec![rng.below(256) as u8; 1 + rng.below(value_len_max) as usize];
+        txn.put(&key, &value).unwrap();
+        model.insert(key, value);
+    }
+}
+
 /// Waits until the background checkpointer of `db` is idle (no checkpoint running, none
 /// started for a while), so a test can reason about the newest checkpoint.
 pub fn settle_checkpoints(db: &Db) {

@@ -128,6 +128,8 @@ impl Plan {
                 self.checkpoint_bytes,
                 Duration::MAX,
             )
+            // One thread does every operation, so an input replays exactly.
+            .background_checkpoints(false)
     }
 
     /// Plans the fault; returns the number of the first disk operation that fails.
