@@ -5,52 +5,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use northstar_tools::bench::result::file_name;
 use northstar_tools::bench::schema;
 use northstar_tools::bench::suite::{Suite, BENCHES};
 use serde_json::Value;
 
-use common::{assert_exit, stdout};
+use common::{assert_exit, copy_set, northstar_bench, path_str, read_json, stdout, TINY_RUN};
 
 /// The critical benchmark the doctored copies change.
 const DOCTORED_BENCH: &str = "macro/get_hot";
-
-fn bench(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_northstar-bench"))
-        .args(arguments)
-        .output()
-        .expect("run the northstar-bench binary")
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 temporary path")
-}
 
 fn results_schema() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/results.schema.json");
     let text = std::fs::read_to_string(&path).expect("read benches/results.schema.json");
     serde_json::from_str(&text).expect("the schema is JSON")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).expect("read a result");
-    serde_json::from_str(&text).expect("a result is JSON")
-}
-
-/// Copies the result set `from` into `to`, changing the results of `bench` with `edit`.
-fn copy_set(from: &Path, to: &Path, bench: &str, edit: impl Fn(&mut Value)) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the set") {
-        let path = entry.expect("entry").path();
-        let mut result = read_json(&path);
-        if result["bench"] == bench {
-            edit(&mut result);
-        }
-        let text = serde_json::to_string_pretty(&result).expect("serialize");
-        std::fs::write(to.join(path.file_name().expect("name")), text).expect("write the copy");
-    }
 }
 
 fn scale_throughput(result: &mut Value, factor: f64) {
@@ -59,12 +29,12 @@ fn scale_throughput(result: &mut Value, factor: f64) {
 }
 
 fn gate(base: &Path, new: &Path) -> Output {
-    bench(&["gate", path_str(base), path_str(new)])
+    northstar_bench(&["gate", path_str(base), path_str(new)])
 }
 
 #[test]
 fn list_names_every_benchmark_by_suite_and_marks_the_critical_ones() {
-    let output = bench(&["list"]);
+    let output = northstar_bench(&["list"]);
     assert_exit(&output, 0);
     let text = stdout(&output);
     for suite in Suite::ALL {
@@ -87,20 +57,14 @@ fn a_tiny_run_writes_valid_results_that_gate_against_themselves_and_catch_a_drop
     let temp = tempfile::tempdir().expect("temporary directory");
     let run_dir = temp.path().join("run");
     let data_dir = temp.path().join("data");
-    let output = bench(&[
-        "run",
-        "--scale",
-        "0.0001",
-        "--repeats",
-        "2",
-        "--warmup-ops",
-        "1",
+    let mut arguments = TINY_RUN.to_vec();
+    arguments.extend([
         "--out",
         path_str(&run_dir),
         "--data-dir",
         path_str(&data_dir),
     ]);
-    assert_exit(&output, 0);
+    assert_exit(&northstar_bench(&arguments), 0);
 
     // One file per repeat under its stable name, each valid against the schema file.
     let schema = results_schema();
@@ -164,7 +128,7 @@ fn a_tiny_run_writes_valid_results_that_gate_against_themselves_and_catch_a_drop
     );
     assert!(report.contains("gate: FAIL"), "{report}");
 
-    let compared = bench(&["compare", path_str(&base), path_str(&slower)]);
+    let compared = northstar_bench(&["compare", path_str(&base), path_str(&slower)]);
     assert_exit(&compared, 0);
     let line = stdout(&compared)
         .lines()

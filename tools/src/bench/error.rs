@@ -60,5 +60,11 @@ impl From<northstar::Error> for BenchError {
     }
 }
 
+impl From<northstar_cartridges::CartridgeError> for BenchError {
+    fn from(error: northstar_cartridges::CartridgeError) -> BenchError {
+        BenchError::new(error.to_string())
+    }
+}
+
 /// Results of the runner's commands.
 pub type Fallible<T> = Result<T, BenchError>;

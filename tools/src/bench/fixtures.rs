@@ -13,9 +13,12 @@
 //!   ([`bench_options`]): whether a checkpoint falls inside a repeat must not depend on
 //!   how fast the machine is, or syncs per op would too.
 
-use std::cell::OnceCell;
+use std::any::Any;
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use northstar::log::LOG_FILE_NAME;
@@ -141,6 +144,8 @@ pub struct Fixtures {
     loaded: OnceCell<TempDir>,
     commit_base: OnceCell<TempDir>,
     recovery_image: OnceCell<TempDir>,
+    /// Fixtures of one scenario each (a database and its reference model), by name.
+    scenarios: RefCell<BTreeMap<&'static str, Rc<dyn Any>>>,
 }
 
 impl Fixtures {
@@ -152,7 +157,30 @@ impl Fixtures {
             loaded: OnceCell::new(),
             commit_base: OnceCell::new(),
             recovery_image: OnceCell::new(),
+            scenarios: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// The scenario fixture `name`, built by `build` on first use and shared by every
+    /// benchmark of the run that asks for it (read-only, like [`Fixtures::loaded`]).
+    /// Panics if `name` was built with another type.
+    pub fn scenario<T: 'static>(
+        &self,
+        name: &'static str,
+        build: impl FnOnce() -> Fallible<T>,
+    ) -> Fallible<Rc<T>> {
+        if let Some(built) = self.scenarios.borrow().get(name) {
+            return Ok(Rc::clone(built)
+                .downcast()
+                .unwrap_or_else(|_| panic!("scenario fixture {name} has another type")));
+        }
+        let started = std::time::Instant::now();
+        let built = Rc::new(build().map_err(|e| e.context(format!("building the {name}")))?);
+        eprintln!("  built the {name} in {:.2?}", started.elapsed());
+        self.scenarios
+            .borrow_mut()
+            .insert(name, Rc::clone(&built) as Rc<dyn Any>);
+        Ok(built)
     }
 
     /// Keys in the loaded database: 1,000,000 at full scale, at least 2,000.

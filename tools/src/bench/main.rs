@@ -1,8 +1,9 @@
 //! `northstar-bench`: the macrobenchmark runner and regression gate of NorthstarDB.
 //!
 //! `list` the benchmarks, `run` them into JSON result files, `compare` two result sets,
-//! `gate` a set against a baseline (non-zero exit on a critical regression), and
-//! `capture-baseline` to store a named baseline. The work is done by
+//! `gate` a set against a baseline (non-zero exit on a critical regression),
+//! `capture-baseline` to store a named baseline, `report` a set's summary, and `plot`
+//! it as a page of charts. The work is done by
 //! `northstar_tools::bench`; this binary installs the counting allocator the
 //! allocation figures need and maps failures to exit codes.
 
@@ -15,6 +16,8 @@ use northstar_tools::bench::compare::{self, CompareArgs};
 use northstar_tools::bench::counters::CountingAllocator;
 use northstar_tools::bench::error::{BenchError, Fallible};
 use northstar_tools::bench::gate::{self, GateArgs};
+use northstar_tools::bench::plot::{self, PlotArgs};
+use northstar_tools::bench::report::{self, ReportArgs};
 use northstar_tools::bench::runner::{self, RunArgs};
 use northstar_tools::bench::suite;
 
@@ -48,8 +51,12 @@ enum Command {
     Compare(CompareArgs),
     /// Exit 1 when a critical benchmark regressed from BASE_DIR to NEW_DIR.
     Gate(GateArgs),
-    /// Run and store the results as benches/baselines/NAME/.
+    /// Run and store the results as benches/baselines/NAME/ (NAME: the machine's profile).
     CaptureBaseline(CaptureArgs),
+    /// Summarize a result set: medians, spread, figures, pass/fail against a baseline.
+    Report(ReportArgs),
+    /// Draw a page of charts of a result set as SVG (DIR/charts.svg by default).
+    Plot(PlotArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,8 +101,17 @@ fn run(command: &Command) -> Fallible<u8> {
             Ok(decision.exit_code())
         }
         Command::CaptureBaseline(args) => {
-            let dir = baseline::capture(args, &mut stdout)?;
-            eprintln!("stored baseline {:?} in {}", args.profile, dir.display());
+            let (profile, dir) = baseline::capture(args, &mut stdout)?;
+            eprintln!("stored baseline {profile:?} in {}", dir.display());
+            Ok(0)
+        }
+        Command::Report(args) => {
+            print(&mut stdout, &report::run(args)?)?;
+            Ok(0)
+        }
+        Command::Plot(args) => {
+            let out = plot::run(args)?;
+            eprintln!("wrote {}", out.display());
             Ok(0)
         }
     }

@@ -12,6 +12,7 @@
 //! - Latencies are recorded in nanoseconds with 3 significant digits, up to one hour;
 //!   longer ones are clamped to the top.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -56,6 +57,16 @@ pub struct Sample {
     pub warmup_ops: u64,
     /// Time the warm-up took.
     pub warmup_ns: u64,
+    /// Figures of the scenario beyond time and counters, by name (units last, e.g.
+    /// `duplicate_claims`, `replayed_records_per_query`); empty for most benchmarks.
+    pub figures: BTreeMap<String, f64>,
+}
+
+impl Sample {
+    /// Records the named figure `name` of this repeat.
+    pub fn figure(&mut self, name: &str, value: f64) {
+        self.figures.insert(name.to_string(), value);
+    }
 }
 
 /// What the loop watches besides time: the database whose log syncs count, and the
@@ -138,6 +149,7 @@ pub fn run_ops<T>(
         checkpoints: probe.checkpoint_count(),
         warmup_ops,
         warmup_ns,
+        figures: BTreeMap::new(),
     })
 }
 
@@ -177,6 +189,7 @@ pub fn run_ops_with_setup<S, T>(
         checkpoints: probe.checkpoint_count(),
         warmup_ops,
         warmup_ns,
+        figures: BTreeMap::new(),
     })
 }
 
@@ -274,6 +287,7 @@ where
         checkpoints: probe.checkpoint_count(),
         warmup_ops,
         warmup_ns,
+        figures: BTreeMap::new(),
     })
 }
 

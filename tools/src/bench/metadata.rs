@@ -34,12 +34,16 @@ pub struct Metadata {
     pub mount_point: String,
     /// `git rev-parse HEAD` of the checkout the runner was built from.
     pub git_commit: String,
-    /// Whether tracked files differed from that commit.
+    /// Whether tracked files (other than stored baselines) differed from that commit.
     pub git_dirty: bool,
     /// When the run started, RFC 3339 in UTC.
     pub timestamp_utc: String,
     /// Name and version of the runner.
     pub runner: String,
+    /// Baseline profile of the machine ([`Profile`]), as detected when the run started;
+    /// absent in results written before profiles existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 impl Metadata {
@@ -48,9 +52,17 @@ impl Metadata {
         let source_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (filesystem, mount_point) = filesystem_of(data_dir);
         let git_commit = git(source_dir, &["rev-parse", "HEAD"]).unwrap_or_else(|| UNKNOWN.into());
+        // Stored baselines are left out: capturing one replaces tracked result files.
         let git_dirty = git(
             source_dir,
-            &["status", "--porcelain", "--untracked-files=no"],
+            &[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(top,exclude)benches/baselines",
+            ],
         )
         .is_some_and(|status| !status.is_empty());
         Metadata {
@@ -65,6 +77,7 @@ impl Metadata {
             git_dirty,
             timestamp_utc: rfc3339_utc(SystemTime::now()),
             runner: format!("northstar-bench {}", env!("CARGO_PKG_VERSION")),
+            profile: Some(detect_profile(data_dir).profile.name().to_string()),
         }
     }
 }
@@ -124,30 +137,105 @@ fn git(dir: &Path, arguments: &[&str]) -> Option<String> {
 /// File system type and mount point of the mount holding `dir`: the entry of
 /// `/proc/mounts` whose mount point is the longest prefix of its canonical path.
 fn filesystem_of(dir: &Path) -> (String, String) {
-    let unknown = || (UNKNOWN.to_string(), UNKNOWN.to_string());
-    let Ok(path) = dir.canonicalize() else {
-        return unknown();
-    };
-    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
-        return unknown();
-    };
-    mount_of(&path, &mounts).unwrap_or_else(unknown)
+    match mount_holding(dir) {
+        Some(mount) => (mount.filesystem, mount.mount_point),
+        None => (UNKNOWN.to_string(), UNKNOWN.to_string()),
+    }
 }
 
-fn mount_of(path: &Path, mounts: &str) -> Option<(String, String)> {
+/// A line of `/proc/mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mount {
+    device: String,
+    mount_point: String,
+    filesystem: String,
+}
+
+fn mount_holding(dir: &Path) -> Option<Mount> {
+    let path = dir.canonicalize().ok()?;
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mount_of(&path, &mounts)
+}
+
+fn mount_of(path: &Path, mounts: &str) -> Option<Mount> {
     mounts
         .lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
-            let _device = fields.next()?;
+            let device = fields.next()?.to_string();
             let mount_point = PathBuf::from(unescape_mount_field(fields.next()?));
             let filesystem = fields.next()?.to_string();
             path.starts_with(&mount_point)
-                .then_some((mount_point, filesystem))
+                .then_some((mount_point, device, filesystem))
         })
         // The last of equally long mount points is the one mounted on top.
-        .max_by_key(|(mount_point, _)| mount_point.components().count())
-        .map(|(mount_point, filesystem)| (filesystem, mount_point.display().to_string()))
+        .max_by_key(|(mount_point, _, _)| mount_point.components().count())
+        .map(|(mount_point, device, filesystem)| Mount {
+            device,
+            mount_point: mount_point.display().to_string(),
+            filesystem,
+        })
+}
+
+/// The baseline profiles: which stored baseline a machine's results compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// A shared CI runner or any machine not known to be faster: few cores, virtual or
+    /// network disks.
+    Ci,
+    /// A developer machine whose data dir is on an NVMe drive.
+    DevNvme,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Profile; 2] = [Profile::Ci, Profile::DevNvme];
+
+    /// The profile's name, as in `benches/baselines/NAME`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Ci => "ci",
+            Profile::DevNvme => "dev_nvme",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A detected profile and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// The profile.
+    pub profile: Profile,
+    /// What decided it, in words.
+    pub reason: String,
+}
+
+/// The profile of this machine for databases in `data_dir`: `ci` when the `CI`
+/// environment variable is set (and not `false` or `0`), `dev_nvme` when `data_dir` is
+/// on an NVMe device, `ci` otherwise.
+pub fn detect_profile(data_dir: &Path) -> Detected {
+    let ci = std::env::var("CI").ok();
+    let device = mount_holding(data_dir).map(|mount| mount.device);
+    profile_for(ci.as_deref(), device.as_deref())
+}
+
+fn profile_for(ci: Option<&str>, device: Option<&str>) -> Detected {
+    let detected = |profile, reason: String| Detected { profile, reason };
+    match (ci, device) {
+        (Some(value), _) if !matches!(value, "" | "0" | "false") => {
+            detected(Profile::Ci, format!("CI={value}"))
+        }
+        (_, Some(device)) if device.contains("nvme") => {
+            detected(Profile::DevNvme, format!("data dir on {device}"))
+        }
+        (_, Some(device)) => detected(Profile::Ci, format!("data dir on {device}, not NVMe")),
+        (_, None) => detected(Profile::Ci, "the data dir's device is unknown".into()),
+    }
 }
 
 /// `/proc/mounts` writes space, tab, newline and backslash as `\NNN` octal escapes.
@@ -227,7 +315,10 @@ mod tests {
 tmpfs /tmp tmpfs rw 0 0
 /dev/vdb /tmp/my\\040disk xfs rw 0 0
 ";
-        let found = |path: &str| mount_of(Path::new(path), mounts).unwrap();
+        let found = |path: &str| {
+            let mount = mount_of(Path::new(path), mounts).unwrap();
+            (mount.filesystem, mount.mount_point)
+        };
         assert_eq!(found("/work/x"), ("ext4".into(), "/".into()));
         assert_eq!(found("/tmp/a"), ("tmpfs".into(), "/tmp".into()));
         assert_eq!(
@@ -235,6 +326,27 @@ tmpfs /tmp tmpfs rw 0 0
             ("xfs".into(), "/tmp/my disk".into())
         );
         assert_eq!(found("/tmpfoo"), ("ext4".into(), "/".into()));
+        assert_eq!(
+            mount_of(Path::new("/tmp/my disk"), mounts).unwrap().device,
+            "/dev/vdb"
+        );
+    }
+
+    #[test]
+    fn the_profile_is_ci_on_ci_and_dev_nvme_on_an_nvme_disk() {
+        let profile = |ci, device| profile_for(ci, device).profile;
+        assert_eq!(profile(Some("true"), Some("/dev/nvme0n1p2")), Profile::Ci);
+        assert_eq!(
+            profile(Some("false"), Some("/dev/nvme0n1p2")),
+            Profile::DevNvme
+        );
+        assert_eq!(profile(None, Some("/dev/nvme0n1p2")), Profile::DevNvme);
+        assert_eq!(profile(None, Some("/dev/vda")), Profile::Ci);
+        assert_eq!(profile(None, None), Profile::Ci);
+        assert_eq!(
+            profile_for(None, Some("/dev/vda")).reason,
+            "data dir on /dev/vda, not NVMe"
+        );
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub struct RepeatResult {
     pub stable_cv_max: f64,
     /// The machine and the code the run measured.
     pub metadata: Metadata,
+    /// Named figures of the scenario beyond the common fields (a duplicate-claim count,
+    /// a ratio to a peer measured in the same repeat, records replayed per query);
+    /// absent when the benchmark has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub figures: BTreeMap<String, f64>,
 }
 
 impl RepeatResult {
@@ -268,7 +273,9 @@ mod tests {
                 git_dirty: false,
                 timestamp_utc: "2026-01-01T00:00:00Z".into(),
                 runner: "northstar-bench 0.1.0".into(),
+                profile: Some("ci".into()),
             },
+            figures: BTreeMap::from([("duplicate_claims".to_string(), 0.0)]),
         }
     }
 

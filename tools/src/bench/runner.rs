@@ -193,6 +193,7 @@ pub fn results_of(
                 stable,
                 stable_cv_max: STABLE_CV_MAX,
                 metadata: metadata.clone(),
+                figures: sample.figures.clone(),
             }
         })
         .collect()

@@ -3,7 +3,8 @@
 //! general validator crate and its dependencies.
 //!
 //! Supported keywords: `type` (one of `object`, `array`, `string`, `number`, `integer`,
-//! `boolean`, `null`), `properties`, `required`, `additionalProperties` (a boolean),
+//! `boolean`, `null`), `properties`, `required`, `additionalProperties` (a boolean, or a
+//! schema every property not named in `properties` must match),
 //! `enum`, `minimum`, `maximum`, `exclusiveMinimum`, `minLength`; the annotations
 //! `$schema`, `$id`, `title`, `description` and `$comment` are ignored.
 //!
@@ -60,6 +61,8 @@ pub fn schema_problems(schema: &Value) -> Vec<String> {
                 for (name, sub_schema) in argument.as_object().into_iter().flatten() {
                     pending.push((format!("{pointer}/properties/{name}"), sub_schema));
                 }
+            } else if keyword == "additionalProperties" && argument.is_object() {
+                pending.push((format!("{pointer}/additionalProperties"), argument));
             } else if !ANNOTATIONS.contains(&keyword.as_str())
                 && !KEYWORDS.contains(&keyword.as_str())
             {
@@ -152,22 +155,30 @@ fn check_keyword(
             }
         }
         "additionalProperties" => {
-            let allowed = argument
-                .as_bool()
-                .ok_or("schema: only a boolean `additionalProperties` is supported")?;
-            let (Some(object), false) = (instance.as_object(), allowed) else {
+            let Some(object) = instance.as_object() else {
                 return Ok(());
             };
             let known = schema.get("properties").and_then(Value::as_object);
-            let extra: Vec<_> = object
-                .keys()
-                .filter(|name| known.is_none_or(|known| !known.contains_key(*name)))
-                .map(String::as_str)
-                .collect();
-            if extra.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("unexpected {}", extra.join(", ")))
+            let extra = object
+                .iter()
+                .filter(|(name, _)| known.is_none_or(|known| !known.contains_key(*name)));
+            match argument {
+                Value::Bool(true) => Ok(()),
+                Value::Bool(false) => {
+                    let names: Vec<_> = extra.map(|(name, _)| name.as_str()).collect();
+                    if names.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("unexpected {}", names.join(", ")))
+                    }
+                }
+                Value::Object(_) => {
+                    for (name, value) in extra {
+                        check(argument, value, &format!("{pointer}/{name}"), problems);
+                    }
+                    Ok(())
+                }
+                _ => Err("schema: `additionalProperties` must be a boolean or a schema".into()),
             }
         }
         "enum" => {
@@ -271,7 +282,8 @@ mod tests {
                     "type": "object",
                     "additionalProperties": false,
                     "properties": {"flag": {"type": "boolean"}}
-                }
+                },
+                "named": {"type": "object", "additionalProperties": {"type": "number"}}
             }
         })
     }
@@ -321,6 +333,18 @@ mod tests {
                 "/inner/flag: expected boolean, found the number 1",
                 "/inner: unexpected more"
             ]
+        );
+    }
+
+    #[test]
+    fn a_schema_for_additional_properties_checks_each_of_them() {
+        assert_eq!(
+            problems(json!({"name": "x", "count": 0, "named": {"a": 1.5, "b": 2}})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(json!({"name": "x", "count": 0, "named": {"a": "1"}})),
+            ["/named/a: expected number, found the string \"1\""]
         );
     }
 

@@ -14,7 +14,9 @@ use std::fmt;
 use super::context::Context;
 use super::error::Fallible;
 use super::measure::Sample;
-use super::{hardening, micro, workloads};
+use super::{
+    cartridge_scan, hardening, knowledge_graph, micro, mvcc, task_queue, time_travel, workloads,
+};
 
 /// A group of benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +87,27 @@ pub const BENCHES: &[Bench] = &[
         run: micro::snapshot_open_close,
     },
     Bench {
+        name: "micro/pager/read_page_random_16k_cold",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "pread and verify a random 16 KiB tree page after dropping it from the OS cache",
+        run: micro::read_page_random_16k_cold,
+    },
+    Bench {
+        name: "micro/mvcc/readers_256_point_get_hot",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "get of a random key, 256 threads each in its own read txn, 1M keys",
+        run: mvcc::readers_256_point_get_hot,
+    },
+    Bench {
+        name: "micro/mvcc/writer_commits_with_readers_128",
+        suite: Suite::Micro,
+        critical: false,
+        summary: "durable one-put commit while 128 threads open snapshots and read",
+        run: mvcc::writer_commits_with_readers_128,
+    },
+    Bench {
         name: "macro/commit_durable/1_thread",
         suite: Suite::Macro,
         critical: true,
@@ -139,6 +162,62 @@ pub const BENCHES: &[Bench] = &[
         critical: true,
         summary: "open replaying 1,000 un-checkpointed single-put commits",
         run: workloads::recovery_replay,
+    },
+    Bench {
+        name: "macro/task_queue/claims_8_agents",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "durable claim (check and set) of the oldest pending task of a type, 8 agents, each then completing it",
+        run: task_queue::claims_8_agents,
+    },
+    Bench {
+        name: "macro/task_queue/claims_8_agents_long_snapshot",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same claims with one read txn held open throughout; ratio to a phase without it",
+        run: task_queue::claims_8_agents_long_snapshot,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/retain_every_1000",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "begin_read_at 100k txns back in a 1M-txn history, a snapshot kept every 1,000 txns, and one get checked against the model",
+        run: time_travel::as_of_retained,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/no_retention",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same AS OF reads with no retained snapshot: replay from the log's start",
+        run: time_travel::as_of_without_retention,
+    },
+    Bench {
+        name: "macro/time_travel/as_of_100k_back/key_history",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "the same AS OF point reads from a key_history cartridge built from the log",
+        run: time_travel::as_of_key_history,
+    },
+    Bench {
+        name: "macro/knowledge_graph/query_mix",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "one query of a code graph (10k files, 500k calls): callers of X, dependencies of a module, files by path",
+        run: knowledge_graph::query_mix,
+    },
+    Bench {
+        name: "macro/knowledge_graph/callers_of_x",
+        suite: Suite::Macro,
+        critical: false,
+        summary: "callers of a random function by a prefix scan of the reverse edges; a full edge scan as the peer",
+        run: knowledge_graph::callers_of_x,
+    },
+    Bench {
+        name: "macro/cartridge/pending_tasks_by_type",
+        suite: Suite::Macro,
+        critical: true,
+        summary: "first 10 pending tasks of a type in run order from a pending_tasks_by_type cartridge; a scan of 1M tasks as the peer",
+        run: cartridge_scan::pending_tasks_by_type,
     },
     Bench {
         name: "hardening/validate",
