@@ -35,14 +35,7 @@ fn direct_io_here(test: &str) -> Option<tempfile::TempDir> {
 }
 
 fn read_all(db: &Db) -> Model {
-    let read = db.begin_read().unwrap();
-    read.iter()
-        .unwrap()
-        .map(|entry| {
-            let (key, value) = entry.unwrap();
-            (key.to_vec(), value.to_vec())
-        })
-        .collect()
+    common::snapshot_entries(&db.begin_read().unwrap())
 }
 
 #[test]
@@ -103,14 +96,7 @@ fn readers_keep_exact_snapshots_while_a_tiny_cache_evicts_under_them() {
                 while !done.load(Ordering::Acquire) {
                     let read = db.begin_read().unwrap();
                     let expected = states.read().unwrap()[read.txn_id() as usize].clone();
-                    let found: Model = read
-                        .iter()
-                        .unwrap()
-                        .map(|entry| {
-                            let (key, value) = entry.unwrap();
-                            (key.to_vec(), value.to_vec())
-                        })
-                        .collect();
+                    let found = common::snapshot_entries(&read);
                     assert!(found == *expected, "snapshot at txn {}", read.txn_id());
                 }
             });

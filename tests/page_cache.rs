@@ -99,14 +99,7 @@ fn readers_keep_exact_snapshots_while_checkpoints_retire_frames() {
                     let expected = states.read().unwrap()[read.txn_id() as usize].clone();
                     // Hold the snapshot across a few commits and checkpoints.
                     std::thread::sleep(Duration::from_micros(200 * (reader + 1)));
-                    let found: BTreeMap<Vec<u8>, Vec<u8>> = read
-                        .iter()
-                        .unwrap()
-                        .map(|entry| {
-                            let (key, value) = entry.unwrap();
-                            (key.to_vec(), value.to_vec())
-                        })
-                        .collect();
+                    let found = common::snapshot_entries(&read);
                     assert!(
                         found == *expected,
                         "reader {reader} at txn {}",

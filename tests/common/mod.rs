@@ -356,6 +356,17 @@ pub fn log_file(dir: &Path) -> PathBuf {
     dir.join("northstar.log")
 }
 
+/// Every entry of the default keyspace that `read` sees.
+pub fn snapshot_entries(read: &ReadTxn<'_>) -> Model {
+    read.iter()
+        .unwrap()
+        .map(|entry| {
+            let (key, value) = entry.unwrap();
+            (key.to_vec(), value.to_vec())
+        })
+        .collect()
+}
+
 /// One random change in `txn`, mirrored in `model`: a delete of a key below `key_space`
 /// one time in `delete_one_in`, else a put of 1 to `value_len_max` bytes.
 pub fn random_put_or_delete(
