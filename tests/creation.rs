@@ -128,8 +128,7 @@ fn helper_process_races_to_open_a_fresh_directory() {
 #[test]
 fn processes_racing_to_open_one_fresh_directory_leave_exactly_one_owner() {
     let root = tempfile::tempdir().unwrap();
-    // Fewer rounds than threads: each round starts four processes.
-    for round in 0..race_rounds().div_ceil(2) {
+    for round in 0..race_rounds() {
         let dir = root.path().join(format!("round-{round}"));
         let go = root.path().join(format!("go-{round}"));
         let mut helpers: Vec<Helper> = (0..RACERS)
