@@ -6,8 +6,8 @@
 //! 2. write, without the slot: wait until `T`'s record is durable, write the frames (page
 //!    order, coalesced) and the freelist, sync the page file, write the meta for `T` into
 //!    the slot not holding the newest one, sync;
-//! 3. finish, holding the slot again: retire the written frames, and make `T` the newest
-//!    checkpoint.
+//! 3. finish: retire the written frames (readers read them from the file from now on),
+//!    then, holding the slot again, make `T` the newest checkpoint.
 //!
 //! Invariants:
 //! - One checkpoint at a time (`running`); commits run during step 2.
@@ -99,6 +99,11 @@ impl Shared {
             return Ok(());
         };
         let written = self.write_captured(&captured);
+        if written.is_ok() {
+            // The pages are in the file: readers may read them there. Done before taking
+            // the slot, so commits do not wait while thousands of frames leave the cache.
+            self.pager.retire(&captured.frames);
+        }
         self.finish(&mut self.writer.lock(), captured, written)
     }
 
@@ -113,6 +118,9 @@ impl Shared {
             return Ok(());
         };
         let written = self.write_captured(&captured);
+        if written.is_ok() {
+            self.pager.retire(&captured.frames);
+        }
         self.finish(slot, captured, written)
     }
 
@@ -200,7 +208,6 @@ impl Shared {
                 return Err(error);
             }
         };
-        self.pager.retire(&captured.frames);
         slot.free.finish_checkpoint(meta.txn_id);
         if slot.head.txn_id == meta.txn_id {
             slot.head = meta;

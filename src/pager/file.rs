@@ -244,7 +244,11 @@ impl Pager {
             batch = Some((batch_first, last));
             if last + 1 - batch_first >= WRITE_BACK_PAGES {
                 let count = last + 1 - batch_first;
+                let waited = std::time::Instant::now();
                 self.io.write_back(batch_first, count, previous);
+                // Leave the device idle as long as the last batch kept it busy, so a
+                // commit's log sync finds a short queue.
+                std::thread::sleep(waited.elapsed());
                 previous = Some((batch_first, count));
                 batch = None;
             }
