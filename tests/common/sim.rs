@@ -317,18 +317,12 @@ impl Workload {
                 return run;
             }
         };
-        // Commits since the last checkpoint, counted as the store counts them, so a
-        // checkpoint that `begin_write` runs also counts as making commits durable.
-        let mut since_checkpoint = 0;
         for step in &self.steps {
             let last = run.last_txn_id();
             let result = match step {
-                Step::Commit(changes) => self.commit(&db, changes, &mut since_checkpoint, &mut run),
+                Step::Commit(changes) => self.commit(&db, changes, &mut run),
                 Step::Sync => db.sync().map(|()| run.durable = last),
-                Step::Checkpoint => db.checkpoint().map(|()| {
-                    run.durable = last;
-                    since_checkpoint = 0;
-                }),
+                Step::Checkpoint => db.checkpoint().map(|()| run.durable = last),
             };
             if let Err(error) = result {
                 run.error = Some(error);
@@ -340,23 +334,13 @@ impl Workload {
         run
     }
 
-    fn commit(
-        &self,
-        db: &Db,
-        changes: &[Change],
-        since_checkpoint: &mut u64,
-        run: &mut Run,
-    ) -> northstar::Result<()> {
+    fn commit(&self, db: &Db, changes: &[Change], run: &mut Run) -> northstar::Result<()> {
         let last = run.states.last().expect("the empty state");
         let mut next = last.clone();
         let mut txn = db.begin_write()?;
-        // Checkpoints due by policy run on the background thread; a completed one made
-        // every txn up to its own durable.
-        let checkpointed = db.checkpoint_stats().last_txn_id;
-        if checkpointed > run.durable {
-            run.durable = checkpointed;
-            *since_checkpoint = 0;
-        }
+        // A checkpoint due by policy ran in `begin_write` (or on the background thread):
+        // a completed one made every txn up to its own durable.
+        run.durable = run.durable.max(db.checkpoint_stats().last_txn_id);
         for change in changes {
             try_apply_change(&mut txn, &mut next, change)?;
         }
@@ -365,7 +349,6 @@ impl Workload {
         run.in_flight = None;
         if txn_id == run.states.len() as u64 {
             run.states.push(next);
-            *since_checkpoint += 1;
         } else {
             assert_eq!(txn_id, run.last_txn_id(), "a commit without changes");
         }
